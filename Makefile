@@ -1,0 +1,58 @@
+# esconnector: build the C core for every Lua, test, demo, check, bench.
+# `make test` and `make demo` install what is missing (Debian packages).
+
+LUAS      ?= 5.4 5.3 5.2 5.1 jit
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+WARNINGS  := -std=c99 -Wall -Wextra -Werror -pedantic
+SOURCES   := $(wildcard src/*.c src/*.h)
+
+incdir = $(if $(filter jit,$(1)),/usr/include/luajit-2.1,/usr/include/lua$(1))
+
+.PHONY: all build deps test demo check asan valgrind lint bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: $(foreach v,$(LUAS),build/$(v)/esconnector/core.so)
+
+build/%/esconnector/core.so: $(SOURCES)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARNINGS) $(CFLAGS) -fPIC -fvisibility=hidden -shared \
+	  -I$(call incdir,$*) -o $@ src/core.c -lcurl
+
+# Sanitizer build, for 5.4 only (the sanitizers see the same C on every Lua).
+build/asan/esconnector/core.so: $(SOURCES)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARNINGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	  -fno-sanitize-recover=undefined -fPIC -shared -I/usr/include/lua5.4 \
+	  -o $@ src/core.c -lcurl
+
+build/nodlclose.so: scripts/nodlclose.c
+	@mkdir -p build
+	$(CC) -shared -fPIC -o $@ $<
+
+test: deps build
+	@scripts/run-tests
+
+demo: deps build
+	@scripts/demo
+
+asan: deps build/asan/esconnector/core.so build/nodlclose.so
+	@TEST_MODE=asan LUAS=asan scripts/run-tests
+
+valgrind: deps build build/nodlclose.so
+	@TEST_MODE=valgrind LUAS=5.4 scripts/run-tests
+
+check: asan valgrind
+
+lint: deps
+	luacheck lua spec emulator/lua bin examples
+
+bench: deps build
+	@scripts/bench
+
+clean:
+	rm -rf build

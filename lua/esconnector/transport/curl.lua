@@ -1,0 +1,33 @@
+--- The blocking transport, over libcurl in the C core.  For scripts, cron
+-- jobs and the command-line tool; inside nginx use the resty transport.
+--
+-- Contract shared by every transport:
+--   transport:send(request) -> response | nil, { kind =, message = }
+--   request  = { method, url, headers = { "Name: value" }, body,
+--                connect_timeout_ms, timeout_ms, verify_peer, verify_host,
+--                ca_file, ca_path, client_cert, client_key, max_response_bytes }
+--   response = { status, headers = { [lower-case name] = value }, body }
+local core = require "esconnector.core"
+
+local CurlTransport = {}
+CurlTransport.__index = CurlTransport
+
+local curl = {}
+
+function curl.new()
+  return setmetatable({ handle = core.curl_new() }, CurlTransport)
+end
+
+function CurlTransport:send(request)
+  local response, kind, message = self.handle:perform(request)
+  if not response then
+    return nil, { kind = kind, message = message }
+  end
+  return response
+end
+
+function CurlTransport:close()
+  self.handle:close()
+end
+
+return curl

@@ -1,0 +1,121 @@
+/* esconnector.core: the C core.  A unity build (as luv does): the concern
+ * files are included here so that everything but luaopen_* stays static. */
+#include <curl/curl.h>
+#include "compat.h"
+#include "catalog.h"
+
+#include "catalog.c"
+#include "escape.c"
+#include "request.c"
+#include "interpret.c"
+#include "curl_transport.c"
+
+#define ESC_VERSION "0.1.0"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ESC_EXPORT __attribute__((visibility("default")))
+#else
+#define ESC_EXPORT
+#endif
+
+static void esc_push_param_names(lua_State *L, const struct esc_param *p)
+{
+  int i = 0;
+  lua_newtable(L);
+  for (; p && p->name; p++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, p->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, esc_type_name(p->type));
+    lua_setfield(L, -2, "type");
+    lua_pushboolean(L, (p->flags & ESC_REQUIRED) != 0);
+    lua_setfield(L, -2, "required");
+    lua_rawseti(L, -2, ++i);
+  }
+}
+
+/* core.catalog() -> { { name, method, path, path_params, query, body,
+ *                       body_rule }, ... } (a fresh copy: callers may keep it) */
+static int esc_l_catalog(lua_State *L)
+{
+  static const char *const rules[] = { "none", "optional", "required" };
+  const struct esc_endpoint *ep;
+  size_t i;
+  lua_newtable(L);
+  for (i = 0; (ep = esc_catalog_at(i)) != NULL; i++) {
+    lua_createtable(L, 0, 7);
+    lua_pushstring(L, ep->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, ep->method);
+    lua_setfield(L, -2, "method");
+    lua_pushstring(L, ep->path);
+    lua_setfield(L, -2, "path");
+    esc_push_param_names(L, ep->path_params);
+    lua_setfield(L, -2, "path_params");
+    esc_push_param_names(L, ep->query);
+    lua_setfield(L, -2, "query");
+    esc_push_param_names(L, ep->body);
+    lua_setfield(L, -2, "body");
+    lua_pushstring(L, rules[ep->body_rule]);
+    lua_setfield(L, -2, "body_rule");
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  return 1;
+}
+
+/* core.base64(s) -> standard base64 with padding (for Authorization). */
+static int esc_l_base64(lua_State *L)
+{
+  static const char abc[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t len, i;
+  const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (i = 0; i + 2 < len; i += 3) {
+    unsigned long v = ((unsigned long)s[i] << 16) | ((unsigned long)s[i + 1] << 8) | s[i + 2];
+    luaL_addchar(&b, abc[(v >> 18) & 63]);
+    luaL_addchar(&b, abc[(v >> 12) & 63]);
+    luaL_addchar(&b, abc[(v >> 6) & 63]);
+    luaL_addchar(&b, abc[v & 63]);
+  }
+  if (i < len) {
+    unsigned long v = (unsigned long)s[i] << 16;
+    if (i + 1 < len)
+      v |= (unsigned long)s[i + 1] << 8;
+    luaL_addchar(&b, abc[(v >> 18) & 63]);
+    luaL_addchar(&b, abc[(v >> 12) & 63]);
+    luaL_addchar(&b, i + 1 < len ? abc[(v >> 6) & 63] : '=');
+    luaL_addchar(&b, '=');
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* core.curl_version() -> "libcurl/7.88.1" */
+static int esc_l_curl_version(lua_State *L)
+{
+  const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+  lua_pushfstring(L, "libcurl/%s", info->version);
+  return 1;
+}
+
+ESC_EXPORT int luaopen_esconnector_core(lua_State *L)
+{
+  static const luaL_Reg functions[] = {
+    { "prepare", esc_l_prepare },
+    { "interpret", esc_l_interpret },
+    { "escape", esc_l_escape },
+    { "catalog", esc_l_catalog },
+    { "base64", esc_l_base64 },
+    { "curl_version", esc_l_curl_version },
+    { "curl_new", esc_l_curl_new },
+    { NULL, NULL }
+  };
+  esc_register_curl(L);
+  lua_newtable(L);
+  esc_setfuncs(L, functions, 0);
+  lua_pushliteral(L, ESC_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

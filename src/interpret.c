@@ -1,0 +1,170 @@
+/* core.interpret: turn an HTTP response into a result or an error table.
+ * Pure: the transport did the I/O; the JSON decoder is passed in. */
+#include <string.h>
+#include "compat.h"
+
+#define ARG_RESPONSE 1
+#define ARG_DECODE 2
+
+static int esc_starts_with(const char *s, const char *prefix)
+{
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Content types Elasticsearch answers JSON with. */
+static int esc_is_json_type(const char *ct)
+{
+  while (*ct == ' ')
+    ct++;
+  return esc_starts_with(ct, "application/json") ||
+         esc_starts_with(ct, "application/vnd.elasticsearch+json");
+}
+
+/* Pushes response.headers[name] (names are lower case) or nil. */
+static void esc_get_header(lua_State *L, const char *name)
+{
+  lua_getfield(L, ARG_RESPONSE, "headers");
+  if (lua_istable(L, -1))
+    lua_getfield(L, -1, name);
+  else
+    lua_pushnil(L);
+  lua_remove(L, -2);
+}
+
+/* Starts an error table {kind, status}; leaves it on top. */
+static void esc_new_error(lua_State *L, const char *kind, lua_Integer status)
+{
+  lua_newtable(L);
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  if (status > 0) {
+    lua_pushinteger(L, status);
+    lua_setfield(L, -2, "status");
+  }
+}
+
+/* Calls decode(body): pushes the value and returns 1, or pushes the
+ * decoder's message and returns 0. */
+static int esc_decode(lua_State *L, int body_idx)
+{
+  lua_pushvalue(L, ARG_DECODE);
+  lua_pushvalue(L, body_idx);
+  lua_call(L, 1, 2);
+  if (lua_isnil(L, -2)) {
+    if (!lua_isstring(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushliteral(L, "invalid JSON");
+    }
+    lua_remove(L, -2);
+    return 0;
+  }
+  lua_pop(L, 1);
+  return 1;
+}
+
+/* Copies error.type / reason / root_cause / caused_by from a decoded
+ * Elasticsearch error body (idx) into the error table on top.  ES sends
+ * "error" as an object, or as a plain string for router-level errors. */
+static void esc_copy_es_error(lua_State *L, int body_idx)
+{
+  static const char *const fields[] = { "type", "reason", "root_cause",
+                                        "caused_by", NULL };
+  const char *const *f;
+  if (!lua_istable(L, body_idx))
+    return;
+  lua_getfield(L, body_idx, "error");
+  if (lua_istable(L, -1)) {
+    for (f = fields; *f; f++) {
+      lua_getfield(L, -1, *f);
+      lua_setfield(L, -3, *f);
+    }
+  } else if (lua_type(L, -1) == LUA_TSTRING) {
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "reason");
+  }
+  lua_pop(L, 1);
+}
+
+/* core.interpret(response, decode) -> result | nil, err
+ * response = { status = n, headers = { [lowercase name] = value }, body = s } */
+static int esc_l_interpret(lua_State *L)
+{
+  lua_Integer status;
+  const char *ct = "";
+  size_t body_len = 0;
+  int body_idx, decoded = 0, ok;
+  luaL_checktype(L, ARG_RESPONSE, LUA_TTABLE);
+  luaL_checktype(L, ARG_DECODE, LUA_TFUNCTION);
+  lua_settop(L, 2);
+  lua_getfield(L, ARG_RESPONSE, "status");
+  status = (lua_Integer)lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, ARG_RESPONSE, "body");
+  body_idx = lua_gettop(L); /* 3 */
+  if (lua_type(L, body_idx) == LUA_TSTRING)
+    lua_tolstring(L, body_idx, &body_len);
+  esc_get_header(L, "content-type"); /* 4 */
+  if (lua_type(L, -1) == LUA_TSTRING)
+    ct = lua_tostring(L, -1);
+  ok = status >= 200 && status < 300;
+
+  if (ok) {
+    esc_get_header(L, "x-elastic-product");
+    if (lua_type(L, -1) != LUA_TSTRING ||
+        strcmp(lua_tostring(L, -1), "Elasticsearch") != 0) {
+      lua_pushnil(L);
+      esc_new_error(L, "product", status);
+      lua_pushliteral(L, "the server is not Elasticsearch: its response has "
+                         "no [X-elastic-product: Elasticsearch] header");
+      lua_setfield(L, -2, "message");
+      return 2;
+    }
+    lua_pop(L, 1);
+  }
+
+  if (body_len > 0 && esc_is_json_type(ct)) {
+    decoded = esc_decode(L, body_idx); /* 5: value or message */
+    if (!decoded) {
+      lua_pushnil(L);
+      esc_new_error(L, "decode", status);
+      lua_pushfstring(L, "cannot decode the response body: %s",
+                      lua_tostring(L, -3));
+      lua_setfield(L, -2, "message");
+      lua_pushvalue(L, body_idx);
+      lua_setfield(L, -2, "body");
+      return 2;
+    }
+  }
+
+  if (ok) {
+    if (decoded && lua_istable(L, -1))
+      return 1;
+    if (body_len == 0) { /* e.g. HEAD, or an empty 200 */
+      lua_newtable(L);
+      return 1;
+    }
+    lua_pushnil(L);
+    esc_new_error(L, "decode", status);
+    if (decoded)
+      lua_pushliteral(L, "the response body is not a JSON object");
+    else
+      lua_pushfstring(L, "unexpected content-type [%s]", ct);
+    lua_setfield(L, -2, "message");
+    lua_pushvalue(L, body_idx);
+    lua_setfield(L, -2, "body");
+    return 2;
+  }
+
+  /* Not 2xx: an http error carrying what Elasticsearch said. */
+  lua_pushnil(L);
+  esc_new_error(L, "http", status);
+  if (decoded) {
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "body");
+    esc_copy_es_error(L, lua_gettop(L) - 2);
+  } else if (body_len > 0) {
+    lua_pushvalue(L, body_idx);
+    lua_setfield(L, -2, "body");
+  }
+  return 2;
+}

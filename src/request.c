@@ -1,0 +1,751 @@
+/* core.prepare: validate a call's parameters against its catalog row, in
+ * Elasticsearch's own words, and build method, escaped path, query and body.
+ * Pure: no I/O, no globals. */
+#include <stdio.h>
+#include <string.h>
+#include "compat.h"
+#include "catalog.h"
+
+#define ESC_MAX_NAME 64
+
+/* Stack slots used by prepare. */
+#define ARG_PARAMS 2
+#define SLOT_BODY_ARG 4 /* params.body, or nil */
+#define SLOT_REQUEST 5
+#define SLOT_BODY 6
+#define SLOT_ERRORS 7  /* numbered validation messages */
+#define SLOT_UNKNOWN 8 /* sorted names the row does not know */
+
+static const struct esc_param *esc_find_param(const struct esc_param *list,
+                                              const char *name)
+{
+  if (!list)
+    return NULL;
+  for (; list->name; list++)
+    if (strcmp(list->name, name) == 0)
+      return list;
+  return NULL;
+}
+
+/* Pushes a new error table {kind = "validation", type = ..., reason = ...}. */
+static int esc_push_validation_error(lua_State *L, const char *type)
+{
+  /* reason is on top of the stack */
+  lua_newtable(L);
+  lua_pushliteral(L, "validation");
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, type);
+  lua_setfield(L, -2, "type");
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, "reason");
+  lua_remove(L, -2);
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* True when the table at idx should encode as a JSON array: marked so by
+ * esconnector.array, or a non-empty sequence with no other keys. */
+static int esc_is_array(lua_State *L, int idx)
+{
+  size_t n, count = 0;
+  int is_array = 1;
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  if (luaL_getmetafield(L, idx, "__jsontype")) {
+    is_array = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "array") == 0;
+    lua_pop(L, 1);
+    return is_array;
+  }
+  n = esc_rawlen(L, idx);
+  if (n == 0)
+    return 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    count++;
+    if (lua_type(L, -1) != LUA_TNUMBER || !esc_isintegral(L, -1))
+      is_array = 0;
+  }
+  return is_array && count == n;
+}
+
+static int esc_table_is_empty(lua_State *L, int idx)
+{
+  int empty;
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  lua_pushnil(L);
+  empty = !lua_next(L, idx);
+  if (!empty)
+    lua_pop(L, 2);
+  return empty;
+}
+
+/* Jackson's name for the token a Lua value encodes to. */
+static const char *esc_token_name(lua_State *L, int idx)
+{
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING: return "VALUE_STRING";
+  case LUA_TNUMBER: return "VALUE_NUMBER";
+  case LUA_TBOOLEAN: return "VALUE_BOOLEAN";
+  case LUA_TLIGHTUSERDATA:
+    if (lua_touserdata(L, idx) == NULL)
+      return "VALUE_NULL"; /* esconnector.null, cjson.null */
+    break;
+  case LUA_TTABLE: return esc_is_array(L, idx) ? "START_ARRAY" : "START_OBJECT";
+  default: break;
+  }
+  return "VALUE_EMBEDDED_OBJECT";
+}
+
+static int esc_is_null(lua_State *L, int idx)
+{
+  return lua_isnil(L, idx) ||
+         (lua_type(L, idx) == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx));
+}
+
+/* Does the value at idx fit a body field of this type? */
+static int esc_body_value_ok(lua_State *L, int idx, const struct esc_param *p)
+{
+  int t = lua_type(L, idx);
+  const char *token = esc_token_name(L, idx);
+  switch (p->type) {
+  case ESC_STRING: return t == LUA_TSTRING;
+  case ESC_STRING_OR_NULL: return t == LUA_TSTRING || esc_is_null(L, idx);
+  case ESC_BOOLEAN:
+    if (t == LUA_TSTRING) {
+      const char *s = lua_tostring(L, idx);
+      return strcmp(s, "true") == 0 || strcmp(s, "false") == 0;
+    }
+    return t == LUA_TBOOLEAN;
+  case ESC_INTEGER: return esc_isintegral(L, idx);
+  case ESC_NUMBER: return t == LUA_TNUMBER;
+  case ESC_OBJECT: return strcmp(token, "START_OBJECT") == 0;
+  case ESC_ARRAY:
+    return t == LUA_TTABLE &&
+           (strcmp(token, "START_ARRAY") == 0 || esc_table_is_empty(L, idx));
+  case ESC_LIST:
+  case ESC_ID:
+  case ESC_ANY: break;
+  }
+  return 1;
+}
+
+/* Lucene's Levenshtein similarity (1 - distance / longest length), as
+ * Elasticsearch uses for its "did you mean" suggestions. */
+static double esc_similarity(const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b), i, j;
+  size_t prev[ESC_MAX_NAME + 1], cur[ESC_MAX_NAME + 1];
+  if (la > ESC_MAX_NAME || lb > ESC_MAX_NAME)
+    return 0.0;
+  if (la == 0 && lb == 0)
+    return 1.0;
+  for (j = 0; j <= lb; j++)
+    prev[j] = j;
+  for (i = 1; i <= la; i++) {
+    cur[0] = i;
+    for (j = 1; j <= lb; j++) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      size_t best = prev[j - 1] + cost;
+      if (prev[j] + 1 < best)
+        best = prev[j] + 1;
+      if (cur[j - 1] + 1 < best)
+        best = cur[j - 1] + 1;
+      cur[j] = best;
+    }
+    memcpy(prev, cur, sizeof prev);
+  }
+  return 1.0 - (double)prev[lb] / (double)(la > lb ? la : lb);
+}
+
+/* Pushes the names in list whose similarity to name is above 0.5, best
+ * first, formatted "[a]" or "any of [a, b]"; pushes nothing and returns 0
+ * when there is none. */
+static int esc_push_suggestions(lua_State *L, const char *name,
+                                const struct esc_param *const *lists)
+{
+  const char *picked[16];
+  double scores[16];
+  int n = 0, i, j;
+  const struct esc_param *const *l;
+  for (l = lists; *l; l++) {
+    const struct esc_param *p;
+    for (p = *l; p->name && n < 16; p++) {
+      double s = esc_similarity(name, p->name);
+      if (s > 0.5) {
+        picked[n] = p->name;
+        scores[n++] = s;
+      }
+    }
+  }
+  if (n == 0)
+    return 0;
+  for (i = 1; i < n; i++) /* insertion sort: score desc, then name */
+    for (j = i; j > 0 && (scores[j] > scores[j - 1] ||
+                          (scores[j] == scores[j - 1] &&
+                           strcmp(picked[j], picked[j - 1]) < 0)); j--) {
+      const char *tp = picked[j];
+      double ts = scores[j];
+      picked[j] = picked[j - 1];
+      scores[j] = scores[j - 1];
+      picked[j - 1] = tp;
+      scores[j - 1] = ts;
+    }
+  if (n == 1) {
+    lua_pushfstring(L, "[%s]", picked[0]);
+    return 1;
+  }
+  lua_pushliteral(L, "any of [");
+  for (i = 0; i < n; i++) {
+    lua_pushstring(L, picked[i]);
+    if (i + 1 < n)
+      lua_pushliteral(L, ", ");
+  }
+  lua_pushliteral(L, "]");
+  lua_concat(L, 2 * n + 1);
+  return 1;
+}
+
+/* Is key one the row knows (path, query, common query or body)? */
+static int esc_is_known(const struct esc_endpoint *ep, const char *key)
+{
+  return esc_find_param(ep->path_params, key) ||
+         esc_find_param(ep->query, key) ||
+         esc_find_param(esc_common_query, key) ||
+         esc_find_param(ep->body, key);
+}
+
+/* Pushes a table, sorted, of the string keys of params that the row does not
+ * know; raises on a key that is not a string (a programmer error). */
+static void esc_push_unknown_keys(lua_State *L, const struct esc_endpoint *ep)
+{
+  int n = 0, i, j;
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, ARG_PARAMS)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "esconnector: parameter names must be strings");
+    if (strcmp(lua_tostring(L, -1), "body") != 0 &&
+        !esc_is_known(ep, lua_tostring(L, -1))) {
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, -3, ++n);
+    }
+  }
+  for (i = 2; i <= n; i++) /* insertion sort, to report in a stable order */
+    for (j = i; j > 1; j--) {
+      lua_rawgeti(L, -1, j);
+      lua_rawgeti(L, -2, j - 1);
+      if (strcmp(lua_tostring(L, -2), lua_tostring(L, -1)) >= 0) {
+        lua_pop(L, 2);
+        break;
+      }
+      lua_rawseti(L, -3, j);
+      lua_rawseti(L, -2, j - 1);
+    }
+}
+
+/* Appends "<n>: <message>;" to the validation list; message on top. */
+static void esc_add_validation(lua_State *L)
+{
+  int n = (int)esc_rawlen(L, SLOT_ERRORS);
+  lua_rawseti(L, SLOT_ERRORS, n + 1);
+}
+
+/* Pushes the value of a parameter: from params, or for body fields also from
+ * params.body (a named parameter wins). */
+static void esc_get_param(lua_State *L, const char *name, int body_too)
+{
+  lua_getfield(L, ARG_PARAMS, name);
+  if (lua_isnil(L, -1) && body_too && lua_istable(L, SLOT_BODY_ARG)) {
+    lua_pop(L, 1);
+    lua_getfield(L, SLOT_BODY_ARG, name);
+  }
+}
+
+/* Formats a path or query scalar (string or number) and pushes it. */
+static int esc_push_scalar(lua_State *L, int idx)
+{
+  char buf[64];
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    lua_pushvalue(L, idx);
+    return 1;
+  }
+  if (esc_isintegral(L, idx)) {
+    snprintf(buf, sizeof buf, "%lld", (long long)lua_tonumber(L, idx));
+    lua_pushstring(L, buf);
+    return 1;
+  }
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    snprintf(buf, sizeof buf, "%.17g", (double)lua_tonumber(L, idx));
+    lua_pushstring(L, buf);
+    return 1;
+  }
+  if (lua_type(L, idx) == LUA_TBOOLEAN) {
+    lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+    return 1;
+  }
+  return 0;
+}
+
+/* Builds the path from the template; pushes it, or pushes nil + error. */
+static int esc_build_path(lua_State *L, const struct esc_endpoint *ep,
+                          int validate)
+{
+  const char *t = ep->path;
+  const struct esc_param *p;
+  int pieces = 0;
+  if (ep->path_without_params) { /* optional ids: all absent -> short path */
+    int any = 0;
+    for (p = ep->path_params; p->name; p++) {
+      lua_getfield(L, ARG_PARAMS, p->name);
+      any |= !lua_isnil(L, -1);
+      lua_pop(L, 1);
+    }
+    if (!any) {
+      lua_pushstring(L, ep->path_without_params);
+      return 1;
+    }
+  }
+  while (*t) {
+    const char *open = strchr(t, '{');
+    const char *close;
+    char name[ESC_MAX_NAME + 1];
+    size_t len;
+    if (!open) {
+      lua_pushstring(L, t);
+      pieces++;
+      break;
+    }
+    close = strchr(open, '}');
+    len = (size_t)(close - open - 1);
+    lua_pushlstring(L, t, (size_t)(open - t));
+    pieces++;
+    memcpy(name, open + 1, len < ESC_MAX_NAME ? len : ESC_MAX_NAME);
+    name[len < ESC_MAX_NAME ? len : ESC_MAX_NAME] = '\0';
+    lua_getfield(L, ARG_PARAMS, name);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      size_t sl;
+      const char *s = lua_tolstring(L, -1, &sl);
+      esc_push_segment(L, s, sl);
+      lua_remove(L, -2);
+    } else if (lua_isnil(L, -1) || !validate) {
+      if (!lua_isnil(L, -1) && esc_push_scalar(L, -1)) {
+        size_t sl;
+        const char *s = lua_tolstring(L, -1, &sl);
+        esc_push_segment(L, s, sl);
+        lua_remove(L, -2);
+      } else {
+        lua_pushliteral(L, ""); /* the server judges the empty segment */
+      }
+      lua_remove(L, -2);
+    } else if (esc_isintegral(L, -1)) {
+      esc_push_scalar(L, -1);
+      lua_remove(L, -2);
+    } else {
+      const char *tn = luaL_typename(L, -1);
+      lua_pop(L, pieces + 1);
+      lua_pushfstring(L, "[%s] must be a string, got a %s", name, tn);
+      return esc_push_validation_error(L, "illegal_argument_exception");
+    }
+    pieces++;
+    t = close + 1;
+  }
+  lua_concat(L, pieces);
+  return 1;
+}
+
+/* Checks path parameters for presence (validate() stage). */
+static void esc_check_path_presence(lua_State *L, const struct esc_endpoint *ep)
+{
+  const struct esc_param *p;
+  for (p = ep->path_params; p->name; p++) {
+    int bad;
+    lua_getfield(L, ARG_PARAMS, p->name);
+    bad = (lua_isnil(L, -1) && (p->flags & ESC_REQUIRED)) ||
+          ((p->flags & ESC_NOT_EMPTY) && lua_type(L, -1) == LUA_TSTRING &&
+           esc_rawlen(L, -1) == 0);
+    lua_pop(L, 1);
+    if (bad) {
+      if (p->missing)
+        lua_pushstring(L, p->missing);
+      else
+        lua_pushfstring(L, "[%s] cannot be [null] or [\"\"].", p->name);
+      esc_add_validation(L);
+    }
+  }
+}
+
+/* Formats one query value as the server wants it; pushes it, or pushes
+ * nil + error. */
+static int esc_format_query(lua_State *L, int idx, const struct esc_param *p,
+                            int validate)
+{
+  int t = lua_type(L, idx);
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  if (!validate || p->type == ESC_ANY) {
+    if (t == LUA_TTABLE)
+      goto list;
+    if (esc_push_scalar(L, idx)) {
+      size_t l;
+      const char *s = lua_tolstring(L, -1, &l);
+      esc_push_escaped(L, s, l, "*,");
+      lua_remove(L, -2);
+      return 1;
+    }
+    lua_pushfstring(L, "[%s] cannot be sent as a query parameter", p->name);
+    return esc_push_validation_error(L, "illegal_argument_exception");
+  }
+  switch (p->type) {
+  case ESC_BOOLEAN:
+    if (t == LUA_TBOOLEAN) {
+      lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+      return 1;
+    }
+    if (t == LUA_TSTRING && (strcmp(lua_tostring(L, idx), "true") == 0 ||
+                             strcmp(lua_tostring(L, idx), "false") == 0)) {
+      lua_pushvalue(L, idx);
+      return 1;
+    }
+    if (!esc_push_scalar(L, idx))
+      lua_pushstring(L, luaL_typename(L, idx));
+    lua_pushfstring(L, "Failed to parse value [%s] as only [true] or [false] "
+                    "are allowed.", lua_tostring(L, -1));
+    lua_remove(L, -2);
+    return esc_push_validation_error(L, "illegal_argument_exception");
+  case ESC_INTEGER:
+    if (esc_isintegral(L, idx)) {
+      esc_push_scalar(L, idx);
+      return 1;
+    }
+    if (!esc_push_scalar(L, idx))
+      lua_pushstring(L, luaL_typename(L, idx));
+    lua_pushfstring(L, "Failed to parse int parameter [%s] with value [%s]",
+                    p->name, lua_tostring(L, -1));
+    lua_remove(L, -2);
+    return esc_push_validation_error(L, "illegal_argument_exception");
+  case ESC_LIST:
+    if (t == LUA_TTABLE)
+      goto list;
+    /* fall through */
+  default:
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+      size_t l;
+      esc_push_scalar(L, idx);
+      {
+        const char *s = lua_tolstring(L, -1, &l);
+        esc_push_escaped(L, s, l, "*,");
+      }
+      lua_remove(L, -2);
+      return 1;
+    }
+    lua_pushfstring(L, "[%s] must be a %s, got a %s", p->name,
+                    p->type == ESC_LIST ? "string or a list of strings"
+                                        : "string",
+                    luaL_typename(L, idx));
+    return esc_push_validation_error(L, "illegal_argument_exception");
+  }
+list:
+  {
+    size_t i, n = esc_rawlen(L, idx);
+    int pieces = 0;
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, idx, (int)i);
+      if ((validate && lua_type(L, -1) != LUA_TSTRING &&
+           lua_type(L, -1) != LUA_TNUMBER) || !esc_push_scalar(L, -1)) {
+        lua_pop(L, pieces + 1);
+        lua_pushfstring(L, "[%s] must be a string or a list of strings",
+                        p->name);
+        return esc_push_validation_error(L, "illegal_argument_exception");
+      }
+      {
+        size_t l;
+        const char *s = lua_tolstring(L, -1, &l);
+        esc_push_escaped(L, s, l, "*");
+      }
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      pieces++;
+      if (i < n) {
+        lua_pushliteral(L, ",");
+        pieces++;
+      }
+    }
+    if (pieces == 0)
+      lua_pushliteral(L, "");
+    else
+      lua_concat(L, pieces);
+    return 1;
+  }
+}
+
+/* Appends "name=value" pairs for the params in list to the query table at
+ * qidx; returns 0, or 2 with nil + error pushed. */
+static int esc_add_query(lua_State *L, int qidx, const struct esc_param *list,
+                         int validate)
+{
+  for (; list && list->name; list++) {
+    lua_getfield(L, ARG_PARAMS, list->name);
+    if (!lua_isnil(L, -1)) {
+      if (esc_format_query(L, -1, list, validate) == 2)
+        return 2;
+      lua_pushfstring(L, "%s=%s", list->name, lua_tostring(L, -1));
+      lua_rawseti(L, qidx, (int)esc_rawlen(L, qidx) + 1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+/* core.prepare(api_name, params [, validate]) -> request | nil, err
+ * request = { api, method, path, query (string or nil), body (table or nil),
+ *             body_required (boolean) } */
+static int esc_l_prepare(lua_State *L)
+{
+  const char *name = luaL_checkstring(L, 1);
+  const struct esc_endpoint *ep = esc_catalog_find(name);
+  const struct esc_param *p;
+  int validate, qidx, nbody = 0;
+  if (!ep)
+    return luaL_error(L, "esconnector: unknown API '%s'", name);
+  luaL_checktype(L, ARG_PARAMS, LUA_TTABLE);
+  validate = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
+  lua_settop(L, 3);
+  lua_getfield(L, ARG_PARAMS, "body");
+  if (!lua_isnil(L, SLOT_BODY_ARG) && !lua_istable(L, SLOT_BODY_ARG))
+    return luaL_error(L, "esconnector: params.body must be a table");
+  lua_newtable(L); /* SLOT_REQUEST */
+  lua_newtable(L); /* SLOT_BODY */
+  lua_newtable(L); /* SLOT_ERRORS */
+
+  /* Body fields: unknown fields and wrong types are parse errors, which
+   * Elasticsearch reports before anything else. */
+  if (validate && lua_istable(L, SLOT_BODY_ARG)) {
+    lua_pushnil(L);
+    while (lua_next(L, SLOT_BODY_ARG)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "esconnector: body field names must be strings");
+      if (!esc_find_param(ep->body, lua_tostring(L, -1))) {
+        const char *key = lua_tostring(L, -1);
+        const struct esc_param *lists[2];
+        lists[0] = ep->body;
+        lists[1] = NULL;
+        if (!ep->body) {
+          lua_pushfstring(L, "request [%s] does not support having a body",
+                          ep->path);
+          return esc_push_validation_error(L, "illegal_argument_exception");
+        }
+        lua_pushfstring(L, "[%s] unknown field [%s]", ep->parser, key);
+        if (esc_push_suggestions(L, key, lists)) {
+          lua_pushliteral(L, " did you mean ");
+          lua_insert(L, -2);
+          lua_pushliteral(L, "?");
+          lua_concat(L, 4);
+        }
+        return esc_push_validation_error(L, "x_content_parse_exception");
+      }
+    }
+  }
+  if (validate)
+    esc_push_unknown_keys(L, ep); /* SLOT_UNKNOWN */
+  else
+    lua_newtable(L);
+  if (validate) {
+    if (esc_rawlen(L, SLOT_UNKNOWN) > 0) {
+      lua_rawgeti(L, -1, 1);
+      if (ep->body) {
+        const char *key = lua_tostring(L, -1);
+        const struct esc_param *lists[2];
+        lists[0] = ep->body;
+        lists[1] = NULL;
+        lua_pushfstring(L, "[%s] unknown field [%s]", ep->parser, key);
+        if (esc_push_suggestions(L, key, lists)) {
+          lua_pushliteral(L, " did you mean ");
+          lua_insert(L, -2);
+          lua_pushliteral(L, "?");
+          lua_concat(L, 4);
+        }
+        return esc_push_validation_error(L, "x_content_parse_exception");
+      }
+      lua_pop(L, 1);
+    }
+  }
+
+  for (p = ep->body; p && p->name; p++) {
+    esc_get_param(L, p->name, 1);
+    if (!lua_isnil(L, -1)) {
+      if (validate && !esc_body_value_ok(L, -1, p)) {
+        lua_pushfstring(L, "[%s] %s doesn't support values of type: %s",
+                        ep->parser, p->name, esc_token_name(L, -1));
+        return esc_push_validation_error(L, "x_content_parse_exception");
+      }
+      lua_setfield(L, SLOT_BODY, p->name);
+      nbody++;
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+
+  /* Path: built now so that messages can name it. */
+  if (esc_build_path(L, ep, validate) == 2)
+    return 2;
+  lua_setfield(L, SLOT_REQUEST, "path");
+
+  lua_newtable(L);
+  qidx = lua_gettop(L);
+  if (esc_add_query(L, qidx, ep->query, validate) == 2 ||
+      esc_add_query(L, qidx, esc_common_query, validate) == 2)
+    return 2;
+
+  if (validate) {
+    /* Unknown names on an endpoint without a body: the REST layer's
+     * "unrecognized parameter" error. */
+    if (esc_rawlen(L, SLOT_UNKNOWN) > 0) {
+      size_t i, n = esc_rawlen(L, SLOT_UNKNOWN);
+      int pieces = 0;
+      lua_getfield(L, SLOT_REQUEST, "path");
+      lua_pushfstring(L, "request [%s] contains unrecognized parameter%s: ",
+                      lua_tostring(L, -1), n > 1 ? "s" : "");
+      lua_remove(L, -2);
+      pieces++;
+      for (i = 1; i <= n; i++) {
+        const struct esc_param *lists[3];
+        const char *key;
+        lists[0] = ep->query;
+        lists[1] = esc_common_query;
+        lists[2] = NULL;
+        lua_rawgeti(L, SLOT_UNKNOWN, (int)i);
+        key = lua_tostring(L, -1);
+        lua_pushfstring(L, "[%s]", key);
+        if (esc_push_suggestions(L, key, lists)) {
+          lua_pushfstring(L, " -> did you mean %s?", lua_tostring(L, -1));
+          lua_remove(L, -2);
+          lua_concat(L, 2);
+        }
+        lua_remove(L, -2);
+        pieces++;
+        if (i < n) {
+          lua_pushliteral(L, ", ");
+          pieces++;
+        }
+      }
+      lua_concat(L, pieces);
+      return esc_push_validation_error(L, "illegal_argument_exception");
+    }
+  } else {
+    /* Unchecked: unknown names go to the body when the endpoint has one, to
+     * the query otherwise, as the official clients do. */
+    lua_pushnil(L);
+    while (lua_next(L, ARG_PARAMS)) {
+      const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
+                                                       : NULL;
+      if (key && strcmp(key, "body") != 0 && !esc_is_known(ep, key)) {
+        if (ep->body_rule != ESC_BODY_NONE) {
+          lua_pushvalue(L, -2);
+          lua_pushvalue(L, -2);
+          lua_settable(L, SLOT_BODY);
+          nbody++;
+        } else {
+          struct esc_param any;
+          any.name = key;
+          any.type = ESC_ANY;
+          any.flags = 0;
+          any.choices = NULL;
+          any.missing = NULL;
+          if (esc_format_query(L, -1, &any, 0) == 2)
+            return 2;
+          lua_pushfstring(L, "%s=%s", key, lua_tostring(L, -1));
+          lua_rawseti(L, qidx, (int)esc_rawlen(L, qidx) + 1);
+          lua_pop(L, 1);
+        }
+      }
+      lua_pop(L, 1);
+    }
+    if (lua_istable(L, SLOT_BODY_ARG)) { /* the rest of params.body */
+      lua_pushnil(L);
+      while (lua_next(L, SLOT_BODY_ARG)) {
+        lua_pushvalue(L, -2);
+        lua_rawget(L, SLOT_BODY);
+        if (lua_isnil(L, -1)) {
+          lua_pop(L, 1);
+          lua_pushvalue(L, -2);
+          lua_pushvalue(L, -2);
+          lua_settable(L, SLOT_BODY);
+          nbody++;
+        } else {
+          lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+      }
+    }
+  }
+
+  /* validate(): presence rules, all reported together. */
+  if (validate) {
+    esc_check_path_presence(L, ep);
+    for (p = ep->body; p && p->name; p++)
+      if (p->flags & ESC_REQUIRED) {
+        esc_get_param(L, p->name, 1);
+        if (esc_is_null(L, -1)) {
+          if (p->missing)
+            lua_pushstring(L, p->missing);
+          else
+            lua_pushfstring(L, "[%s] cannot be [null] or [\"\"].", p->name);
+          esc_add_validation(L);
+        }
+        lua_pop(L, 1);
+      }
+    if (ep->one_of) {
+      const char *const *f;
+      int any = 0;
+      for (f = ep->one_of; *f; f++) {
+        esc_get_param(L, *f, 1);
+        any |= !esc_is_null(L, -1);
+        lua_pop(L, 1);
+      }
+      if (!any) {
+        lua_pushstring(L, ep->one_of_message);
+        esc_add_validation(L);
+      }
+    }
+    if (esc_rawlen(L, SLOT_ERRORS) > 0) {
+      size_t i, n = esc_rawlen(L, SLOT_ERRORS);
+      lua_pushliteral(L, "Validation Failed: ");
+      for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, SLOT_ERRORS, (int)i);
+        lua_pushfstring(L, "%d: %s;", (int)i, lua_tostring(L, -1));
+        lua_remove(L, -2);
+      }
+      lua_concat(L, (int)n + 1);
+      return esc_push_validation_error(L, "action_request_validation_exception");
+    }
+  }
+
+  /* query table -> "a=1&b=2" */
+  {
+    size_t i, n = esc_rawlen(L, qidx);
+    if (n > 0) {
+      for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, qidx, (int)i);
+        if (i < n)
+          lua_pushliteral(L, "&");
+      }
+      lua_concat(L, (int)(2 * n - 1));
+      lua_setfield(L, SLOT_REQUEST, "query");
+    }
+  }
+  lua_pushstring(L, ep->name);
+  lua_setfield(L, SLOT_REQUEST, "api");
+  lua_pushstring(L, ep->method);
+  lua_setfield(L, SLOT_REQUEST, "method");
+  lua_pushboolean(L, ep->body_rule == ESC_BODY_REQUIRED);
+  lua_setfield(L, SLOT_REQUEST, "body_required");
+  if (nbody > 0) {
+    lua_pushvalue(L, SLOT_BODY);
+    lua_setfield(L, SLOT_REQUEST, "body");
+  }
+  lua_pushvalue(L, SLOT_REQUEST);
+  return 1;
+}
