@@ -1,5 +1,5 @@
 std = "max"
-max_line_length = 110
+max_line_length = 120
 exclude_files = { "build/**", ".rocks/**" }
 files["spec/**/*_spec.lua"] = { std = "+busted" }
 files["emulator/lua/**/*.lua"] = { globals = { "ngx" } }

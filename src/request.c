@@ -742,7 +742,7 @@ static int esc_l_prepare(lua_State *L)
   lua_setfield(L, SLOT_REQUEST, "method");
   lua_pushboolean(L, ep->body_rule == ESC_BODY_REQUIRED);
   lua_setfield(L, SLOT_REQUEST, "body_required");
-  if (nbody > 0) {
+  if (nbody > 0 || lua_istable(L, SLOT_BODY_ARG)) { /* an explicit body: sent */
     lua_pushvalue(L, SLOT_BODY);
     lua_setfield(L, SLOT_REQUEST, "body");
   }

@@ -1,0 +1,38 @@
+rockspec_format = "3.0"
+package = "esconnector"
+version = "scm-1"
+source = {
+  url = "git+https://example.invalid/esconnector.git",
+}
+description = {
+  summary = "The Elasticsearch Connector API from Lua, with a libcurl C core",
+  detailed = [[
+Drives the Elasticsearch Connector API (first of all
+PUT _connector/<id>/_api_key_id), connector secrets and API keys from Lua
+scripts and OpenResty, with client-side validation in Elasticsearch's own
+words and errors returned as nil, err.]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+}
+build = {
+  type = "builtin",
+  modules = {
+    ["esconnector.core"] = {
+      sources = { "src/core.c" }, -- a unity build: it includes the other src/*.c
+      libraries = { "curl" },
+      incdirs = { "$(CURL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)" },
+    },
+    ["esconnector"] = "lua/esconnector/init.lua",
+    ["esconnector.client"] = "lua/esconnector/client.lua",
+    ["esconnector.errors"] = "lua/esconnector/errors.lua",
+    ["esconnector.json"] = "lua/esconnector/json.lua",
+    ["esconnector.transport.curl"] = "lua/esconnector/transport/curl.lua",
+  },
+}

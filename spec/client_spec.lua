@@ -1,0 +1,81 @@
+-- esconnector.new: options, namespaces, and what the client never shows.
+local esconnector = require "esconnector"
+
+describe("esconnector.new", function()
+  it("raises on a misspelt option, naming it", function()
+    assert.has_error(function() esconnector.new{ hostz = { "http://x:9200" } } end)
+    local ok, msg = pcall(esconnector.new, { hostz = { "http://x:9200" } })
+    assert.is_false(ok)
+    assert.matches("unknown option 'hostz'", msg)
+  end)
+
+  it("raises on an option of the wrong type", function()
+    local ok, msg = pcall(esconnector.new, { request_timeout_ms = "10" })
+    assert.is_false(ok)
+    assert.matches("request_timeout_ms' must be a number", msg)
+  end)
+
+  it("raises on a host that is not an http(s) URL", function()
+    assert.is_false(pcall(esconnector.new, { hosts = { "es1:9200" } }))
+    assert.is_false(pcall(esconnector.new, { hosts = { "ftp://es1" } }))
+    assert.is_false(pcall(esconnector.new, { hosts = {} }))
+  end)
+
+  it("raises on headers with CR or LF", function()
+    assert.is_false(pcall(esconnector.new, { hosts = "http://x", headers = { ["X-A"] = "a\r\nX-B: b" } }))
+  end)
+
+  it("builds namespaces from the catalog", function()
+    local client = esconnector.new{ hosts = "http://127.0.0.1:9200" }
+    assert.is_function(client.connector.update_api_key_id)
+    assert.is_function(client.connector.get)
+    assert.is_function(client.info)
+    client:close()
+  end)
+
+  it("raises when params is not a table", function()
+    local client = esconnector.new{ hosts = "http://127.0.0.1:9200" }
+    assert.has_error(function() client.connector:get("my-connector") end)
+    assert.has_error(function() client.connector:get({}, { nope = true }) end)
+  end)
+
+  it("returns validation errors as nil, err with the ES wording", function()
+    local client = esconnector.new{ hosts = "http://127.0.0.1:1" }
+    local res, err = client.connector:update_api_key_id{ connector_id = "" , api_key_id = "k" }
+    assert.is_nil(res)
+    assert.is_true(esconnector.is_error(err))
+    assert.are.equal("validation", err.kind)
+    assert.are.equal("connector.update_api_key_id", err.api)
+    assert.are.equal('esconnector: validation action_request_validation_exception: '
+      .. 'Validation Failed: 1: [connector_id] cannot be [null] or [""].;', tostring(err))
+  end)
+
+  it("never shows credentials in tostring or in its fields", function()
+    local sentinel = "SENTINEL-s3cr3t"
+    local clients = {
+      esconnector.new{ hosts = "http://127.0.0.1:1", api_key = sentinel },
+      esconnector.new{ hosts = "http://127.0.0.1:1", api_key = { id = "id", api_key = sentinel } },
+      esconnector.new{ hosts = "http://127.0.0.1:1", basic_auth = { "elastic", sentinel } },
+      esconnector.new{ hosts = "http://elastic:" .. sentinel .. "@127.0.0.1:1" },
+    }
+    local function contains_sentinel(v, seen)
+      seen = seen or {}
+      if type(v) == "string" then return v:find(sentinel, 1, true) ~= nil end
+      if type(v) ~= "table" or seen[v] then return false end
+      seen[v] = true
+      for k, child in pairs(v) do
+        if contains_sentinel(k, seen) or contains_sentinel(child, seen) then return true end
+      end
+      return false
+    end
+    for _, client in ipairs(clients) do
+      assert.is_nil(tostring(client):find(sentinel, 1, true))
+      assert.is_false(contains_sentinel(client))
+      local _, err = client.connector:get{ connector_id = "c" }
+      assert.are.equal("connection", err.kind)
+      assert.is_nil(tostring(err):find(sentinel, 1, true))
+      assert.is_false(contains_sentinel(err))
+    end
+    assert.are.equal("esconnector.client (http://127.0.0.1:1)", tostring(clients[4]))
+  end)
+end)

@@ -1,0 +1,35 @@
+-- Failures below HTTP: each comes back as nil, err with its kind, curl's
+-- message and the node, and the client keeps working afterwards.
+local env = require "spec.support.env"
+local esconnector = require "esconnector"
+
+describe("transport errors", function()
+  it("reports a refused connection as a connection error", function()
+    local client = esconnector.new{ hosts = { "http://127.0.0.1:1" }, connect_timeout_ms = 2000 }
+    local res, err = client:info()
+    assert.is_nil(res)
+    assert.are.equal("connection", err.kind)
+    assert.matches("127.0.0.1", err.message)
+    assert.are.equal("http://127.0.0.1:1", err.node)
+    assert.are.equal(1, err.attempts)
+    assert.matches("^esconnector: connection: .+%(http://127.0.0.1:1%)$", tostring(err))
+    client:close()
+  end)
+
+  it("reports TLS spoken to a plain HTTP port as a tls error, then works again", function()
+    local client = esconnector.new(env.options{ hosts = { "https://" .. env.host_port() } })
+    local _, err = client:info()
+    assert.are.equal("tls", err.kind)
+    assert.is_string(err.message)
+    client:close()
+    client = env.client()
+    assert(client:info())
+    client:close()
+  end)
+
+  it("refuses to use a closed client", function()
+    local client = esconnector.new{ hosts = { "http://127.0.0.1:1" } }
+    client:close()
+    assert.has_error(function() client:info() end, "esconnector: the curl transport is closed")
+  end)
+end)
