@@ -24,8 +24,9 @@ enum esc_body_rule {
   ESC_BODY_REQUIRED   /* Elasticsearch answers "request body is required" */
 };
 
-#define ESC_REQUIRED  1u /* must be given */
-#define ESC_NOT_EMPTY 2u /* when given, "" is refused */
+#define ESC_REQUIRED        1u /* validate(): absent or null is refused */
+#define ESC_NOT_EMPTY       2u /* validate(): "" is refused */
+#define ESC_PARSER_REQUIRED 4u /* the body parser itself wants it: "Required [x]" */
 
 struct esc_param {
   const char *name;
@@ -33,7 +34,10 @@ struct esc_param {
   unsigned flags;
   const char *const *choices; /* NULL, or a NULL-terminated enumeration */
   const char *missing;        /* ES's message when required and absent */
+  const char *empty;          /* ES's message for ""; NULL: as missing */
 };
+
+struct lua_State;
 
 struct esc_endpoint {
   const char *name;                   /* "connector.update_api_key_id" */
@@ -47,6 +51,9 @@ struct esc_endpoint {
   const char *parser;                 /* ES's body parser name, for its messages */
   const char *const *one_of;          /* at least one of these must be non-null */
   const char *one_of_message;
+  /* Extra validate() rules: pushes each failure message and calls
+   * add(L) for it.  May be NULL. */
+  void (*check)(struct lua_State *L, void (*add)(struct lua_State *L));
 };
 
 #endif

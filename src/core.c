@@ -7,6 +7,7 @@
 #include "catalog.c"
 #include "escape.c"
 #include "request.c"
+#include "rules.c"
 #include "interpret.c"
 #include "curl_transport.c"
 

@@ -16,6 +16,9 @@
 #define SLOT_ERRORS 7  /* numbered validation messages */
 #define SLOT_UNKNOWN 8 /* sorted names the row does not know */
 
+static int esc_format_query(lua_State *L, int idx, const struct esc_param *p,
+                            int validate);
+
 static const struct esc_param *esc_find_param(const struct esc_param *list,
                                               const char *name)
 {
@@ -288,13 +291,40 @@ static int esc_push_scalar(lua_State *L, int idx)
   return 0;
 }
 
+/* Pushes one path parameter's segment, or nil + error (returns 2). */
+static int esc_push_path_value(lua_State *L, const struct esc_param *spec,
+                               int validate)
+{
+  int idx = lua_gettop(L); /* the value */
+  size_t len;
+  const char *s;
+  if (spec && spec->type == ESC_LIST &&
+      (lua_istable(L, idx) || lua_type(L, idx) == LUA_TSTRING))
+    return esc_format_query(L, idx, spec, validate); /* "a,b": commas stay */
+  if (lua_type(L, idx) == LUA_TSTRING || (!validate && esc_push_scalar(L, idx)) ||
+      (validate && esc_isintegral(L, idx) && esc_push_scalar(L, idx))) {
+    s = lua_tolstring(L, -1, &len);
+    esc_push_segment(L, s, len);
+    if (lua_gettop(L) > idx + 1)
+      lua_remove(L, -2); /* the formatted number */
+    return 1;
+  }
+  if (lua_isnil(L, idx) || !validate) {
+    lua_pushliteral(L, ""); /* the server judges the empty segment */
+    return 1;
+  }
+  lua_pushfstring(L, "[%s] must be a string, got a %s", spec ? spec->name : "?",
+                  luaL_typename(L, idx));
+  return esc_push_validation_error(L, "illegal_argument_exception");
+}
+
 /* Builds the path from the template; pushes it, or pushes nil + error. */
 static int esc_build_path(lua_State *L, const struct esc_endpoint *ep,
                           int validate)
 {
   const char *t = ep->path;
   const struct esc_param *p;
-  int pieces = 0;
+  int base = lua_gettop(L);
   if (ep->path_without_params) { /* optional ids: all absent -> short path */
     int any = 0;
     for (p = ep->path_params; p->name; p++) {
@@ -308,50 +338,27 @@ static int esc_build_path(lua_State *L, const struct esc_endpoint *ep,
     }
   }
   while (*t) {
-    const char *open = strchr(t, '{');
-    const char *close;
+    const char *open = strchr(t, '{'), *close;
     char name[ESC_MAX_NAME + 1];
     size_t len;
     if (!open) {
       lua_pushstring(L, t);
-      pieces++;
       break;
     }
     close = strchr(open, '}');
     len = (size_t)(close - open - 1);
+    if (len > ESC_MAX_NAME)
+      len = ESC_MAX_NAME;
     lua_pushlstring(L, t, (size_t)(open - t));
-    pieces++;
-    memcpy(name, open + 1, len < ESC_MAX_NAME ? len : ESC_MAX_NAME);
-    name[len < ESC_MAX_NAME ? len : ESC_MAX_NAME] = '\0';
+    memcpy(name, open + 1, len);
+    name[len] = '\0';
     lua_getfield(L, ARG_PARAMS, name);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      size_t sl;
-      const char *s = lua_tolstring(L, -1, &sl);
-      esc_push_segment(L, s, sl);
-      lua_remove(L, -2);
-    } else if (lua_isnil(L, -1) || !validate) {
-      if (!lua_isnil(L, -1) && esc_push_scalar(L, -1)) {
-        size_t sl;
-        const char *s = lua_tolstring(L, -1, &sl);
-        esc_push_segment(L, s, sl);
-        lua_remove(L, -2);
-      } else {
-        lua_pushliteral(L, ""); /* the server judges the empty segment */
-      }
-      lua_remove(L, -2);
-    } else if (esc_isintegral(L, -1)) {
-      esc_push_scalar(L, -1);
-      lua_remove(L, -2);
-    } else {
-      const char *tn = luaL_typename(L, -1);
-      lua_pop(L, pieces + 1);
-      lua_pushfstring(L, "[%s] must be a string, got a %s", name, tn);
-      return esc_push_validation_error(L, "illegal_argument_exception");
-    }
-    pieces++;
+    if (esc_push_path_value(L, esc_find_param(ep->path_params, name), validate) == 2)
+      return 2;
+    lua_remove(L, -2); /* the raw value */
     t = close + 1;
   }
-  lua_concat(L, pieces);
+  lua_concat(L, lua_gettop(L) - base);
   return 1;
 }
 
@@ -498,15 +505,235 @@ static int esc_add_query(lua_State *L, int qidx, const struct esc_param *list,
   return 0;
 }
 
+/* Pushes "[parser] unknown field [key]" with ES's suggestion, as an error. */
+static int esc_unknown_field(lua_State *L, const struct esc_endpoint *ep,
+                             const char *key)
+{
+  const struct esc_param *lists[2];
+  if (!ep->body) {
+    lua_pushfstring(L, "request [%s] does not support having a body", ep->path);
+    return esc_push_validation_error(L, "illegal_argument_exception");
+  }
+  lists[0] = ep->body;
+  lists[1] = NULL;
+  lua_pushfstring(L, "[%s] unknown field [%s]", ep->parser, key);
+  if (esc_push_suggestions(L, key, lists)) {
+    lua_pushfstring(L, " did you mean %s?", lua_tostring(L, -1));
+    lua_remove(L, -2);
+    lua_concat(L, 2);
+  }
+  return esc_push_validation_error(L, "x_content_parse_exception");
+}
+
+/* Parse stage for the body: unknown fields, value types, enumerations and
+ * the fields the parser itself requires.  Copies accepted fields into
+ * SLOT_BODY; returns their count, or -1 with nil + error pushed. */
+static int esc_parse_body(lua_State *L, const struct esc_endpoint *ep,
+                          int validate)
+{
+  const struct esc_param *p;
+  int nbody = 0, missing = 0;
+  if (validate && lua_istable(L, SLOT_BODY_ARG)) {
+    lua_pushnil(L);
+    while (lua_next(L, SLOT_BODY_ARG)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "esconnector: body field names must be strings");
+      if (!esc_find_param(ep->body, lua_tostring(L, -1))) {
+        esc_unknown_field(L, ep, lua_tostring(L, -1));
+        return -1;
+      }
+    }
+  }
+  if (validate && ep->body && esc_rawlen(L, SLOT_UNKNOWN) > 0) {
+    lua_rawgeti(L, SLOT_UNKNOWN, 1);
+    esc_unknown_field(L, ep, lua_tostring(L, -1));
+    return -1;
+  }
+  for (p = ep->body; p && p->name; p++) {
+    esc_get_param(L, p->name, 1);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      if (validate && (p->flags & ESC_PARSER_REQUIRED)) {
+        lua_pushstring(L, p->name);
+        missing++;
+      }
+      continue;
+    }
+    if (validate && !esc_body_value_ok(L, -1, p)) {
+      lua_pushfstring(L, "[%s] %s doesn't support values of type: %s",
+                      ep->parser, p->name, esc_token_name(L, -1));
+      esc_push_validation_error(L, "x_content_parse_exception");
+      return -1;
+    }
+    if (validate && p->choices && lua_type(L, -1) == LUA_TSTRING) {
+      const char *const *c;
+      const char *v = lua_tostring(L, -1);
+      for (c = p->choices; *c && strcmp(*c, v) != 0; c++)
+        ;
+      if (!*c) {
+        lua_pushfstring(L, "[%s] failed to parse field [%s]: unknown value [%s]",
+                        ep->parser, p->name, v);
+        esc_push_validation_error(L, "x_content_parse_exception");
+        return -1;
+      }
+    }
+    lua_setfield(L, SLOT_BODY, p->name);
+    nbody++;
+  }
+  if (missing > 0) { /* ConstructingObjectParser: "Required [a, b]" */
+    int i;
+    for (i = missing - 1; i > 0; i--) {
+      lua_pushliteral(L, ", ");
+      lua_insert(L, -1 - i);
+    }
+    lua_concat(L, 2 * missing - 1);
+    lua_pushfstring(L, "Required [%s]", lua_tostring(L, -1));
+    esc_push_validation_error(L, "illegal_argument_exception");
+    return -1;
+  }
+  return nbody;
+}
+
+/* Pushes the REST layer's "unrecognized parameter" error for SLOT_UNKNOWN. */
+static int esc_unrecognized(lua_State *L, const struct esc_endpoint *ep)
+{
+  size_t i, n = esc_rawlen(L, SLOT_UNKNOWN);
+  int base = lua_gettop(L);
+  const struct esc_param *lists[3];
+  lists[0] = ep->query;
+  lists[1] = esc_common_query;
+  lists[2] = NULL;
+  lua_getfield(L, SLOT_REQUEST, "path");
+  lua_pushfstring(L, "request [%s] contains unrecognized parameter%s: ",
+                  lua_tostring(L, -1), n > 1 ? "s" : "");
+  lua_remove(L, -2);
+  for (i = 1; i <= n; i++) {
+    const char *key;
+    lua_rawgeti(L, SLOT_UNKNOWN, (int)i);
+    key = lua_tostring(L, -1);
+    lua_pushfstring(L, "[%s]", key);
+    if (esc_push_suggestions(L, key, lists)) {
+      lua_pushfstring(L, " -> did you mean %s?", lua_tostring(L, -1));
+      lua_remove(L, -2);
+      lua_concat(L, 2);
+    }
+    lua_remove(L, -2);
+    if (i < n)
+      lua_pushliteral(L, ", ");
+  }
+  lua_concat(L, lua_gettop(L) - base);
+  return esc_push_validation_error(L, "illegal_argument_exception");
+}
+
+/* Unchecked: names the row does not know go to the body when the endpoint
+ * has one, to the query otherwise, as the official clients do; the rest of
+ * params.body is sent too.  Returns the number of body fields added. */
+static int esc_add_unchecked(lua_State *L, const struct esc_endpoint *ep,
+                             int qidx)
+{
+  int nbody = 0;
+  lua_pushnil(L);
+  while (lua_next(L, ARG_PARAMS)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    if (key && strcmp(key, "body") != 0 && !esc_is_known(ep, key)) {
+      if (ep->body_rule != ESC_BODY_NONE) {
+        lua_pushvalue(L, -2);
+        lua_pushvalue(L, -2);
+        lua_settable(L, SLOT_BODY);
+        nbody++;
+      } else {
+        struct esc_param any = { NULL, ESC_ANY, 0, NULL, NULL, NULL };
+        any.name = key;
+        if (esc_format_query(L, -1, &any, 0) == 1) {
+          lua_pushfstring(L, "%s=%s", key, lua_tostring(L, -1));
+          lua_rawseti(L, qidx, (int)esc_rawlen(L, qidx) + 1);
+          lua_pop(L, 1);
+        } else {
+          lua_pop(L, 2); /* a value no query can carry: dropped */
+        }
+      }
+    }
+    lua_pop(L, 1);
+  }
+  if (lua_istable(L, SLOT_BODY_ARG)) {
+    lua_pushnil(L);
+    while (lua_next(L, SLOT_BODY_ARG)) {
+      lua_pushvalue(L, -2);
+      lua_rawget(L, SLOT_BODY);
+      if (lua_isnil(L, -1)) {
+        lua_pushvalue(L, -3);
+        lua_pushvalue(L, -3);
+        lua_settable(L, SLOT_BODY);
+        nbody++;
+      }
+      lua_pop(L, 2);
+    }
+  }
+  return nbody;
+}
+
+/* validate(): presence rules, all reported together as ES numbers them.
+ * Returns 0, or 2 with nil + error pushed. */
+static int esc_validate(lua_State *L, const struct esc_endpoint *ep)
+{
+  const struct esc_param *p;
+  size_t i, n;
+  esc_check_path_presence(L, ep);
+  for (p = ep->body; p && p->name; p++) {
+    int absent, empty;
+    esc_get_param(L, p->name, 1);
+    absent = esc_is_null(L, -1);
+    empty = lua_type(L, -1) == LUA_TSTRING && esc_rawlen(L, -1) == 0;
+    lua_pop(L, 1);
+    if ((absent && (p->flags & ESC_REQUIRED)) ||
+        (empty && (p->flags & ESC_NOT_EMPTY))) {
+      const char *msg = empty && p->empty ? p->empty : p->missing;
+      if (msg)
+        lua_pushstring(L, msg);
+      else
+        lua_pushfstring(L, "[%s] cannot be [null] or [\"\"].", p->name);
+      esc_add_validation(L);
+    }
+  }
+  if (ep->one_of) {
+    const char *const *f;
+    int any = 0;
+    for (f = ep->one_of; *f; f++) {
+      esc_get_param(L, *f, 1);
+      any |= !esc_is_null(L, -1);
+      lua_pop(L, 1);
+    }
+    if (!any) {
+      lua_pushstring(L, ep->one_of_message);
+      esc_add_validation(L);
+    }
+  }
+  if (ep->check)
+    ep->check(L, esc_add_validation);
+  n = esc_rawlen(L, SLOT_ERRORS);
+  if (n == 0)
+    return 0;
+  lua_pushliteral(L, "Validation Failed: ");
+  for (i = 1; i <= n; i++) {
+    lua_rawgeti(L, SLOT_ERRORS, (int)i);
+    lua_pushfstring(L, "%d: %s;", (int)i, lua_tostring(L, -1));
+    lua_remove(L, -2);
+  }
+  lua_concat(L, (int)n + 1);
+  return esc_push_validation_error(L, "action_request_validation_exception");
+}
+
 /* core.prepare(api_name, params [, validate]) -> request | nil, err
  * request = { api, method, path, query (string or nil), body (table or nil),
- *             body_required (boolean) } */
+ *             body_required (boolean) }
+ * Checks run in Elasticsearch's order: body parsing, unknown query
+ * parameters, then validate(). */
 static int esc_l_prepare(lua_State *L)
 {
   const char *name = luaL_checkstring(L, 1);
   const struct esc_endpoint *ep = esc_catalog_find(name);
-  const struct esc_param *p;
-  int validate, qidx, nbody = 0;
+  int validate, qidx, nbody;
   if (!ep)
     return luaL_error(L, "esconnector: unknown API '%s'", name);
   luaL_checktype(L, ARG_PARAMS, LUA_TTABLE);
@@ -518,77 +745,14 @@ static int esc_l_prepare(lua_State *L)
   lua_newtable(L); /* SLOT_REQUEST */
   lua_newtable(L); /* SLOT_BODY */
   lua_newtable(L); /* SLOT_ERRORS */
-
-  /* Body fields: unknown fields and wrong types are parse errors, which
-   * Elasticsearch reports before anything else. */
-  if (validate && lua_istable(L, SLOT_BODY_ARG)) {
-    lua_pushnil(L);
-    while (lua_next(L, SLOT_BODY_ARG)) {
-      lua_pop(L, 1);
-      if (lua_type(L, -1) != LUA_TSTRING)
-        return luaL_error(L, "esconnector: body field names must be strings");
-      if (!esc_find_param(ep->body, lua_tostring(L, -1))) {
-        const char *key = lua_tostring(L, -1);
-        const struct esc_param *lists[2];
-        lists[0] = ep->body;
-        lists[1] = NULL;
-        if (!ep->body) {
-          lua_pushfstring(L, "request [%s] does not support having a body",
-                          ep->path);
-          return esc_push_validation_error(L, "illegal_argument_exception");
-        }
-        lua_pushfstring(L, "[%s] unknown field [%s]", ep->parser, key);
-        if (esc_push_suggestions(L, key, lists)) {
-          lua_pushliteral(L, " did you mean ");
-          lua_insert(L, -2);
-          lua_pushliteral(L, "?");
-          lua_concat(L, 4);
-        }
-        return esc_push_validation_error(L, "x_content_parse_exception");
-      }
-    }
-  }
   if (validate)
     esc_push_unknown_keys(L, ep); /* SLOT_UNKNOWN */
   else
     lua_newtable(L);
-  if (validate) {
-    if (esc_rawlen(L, SLOT_UNKNOWN) > 0) {
-      lua_rawgeti(L, -1, 1);
-      if (ep->body) {
-        const char *key = lua_tostring(L, -1);
-        const struct esc_param *lists[2];
-        lists[0] = ep->body;
-        lists[1] = NULL;
-        lua_pushfstring(L, "[%s] unknown field [%s]", ep->parser, key);
-        if (esc_push_suggestions(L, key, lists)) {
-          lua_pushliteral(L, " did you mean ");
-          lua_insert(L, -2);
-          lua_pushliteral(L, "?");
-          lua_concat(L, 4);
-        }
-        return esc_push_validation_error(L, "x_content_parse_exception");
-      }
-      lua_pop(L, 1);
-    }
-  }
 
-  for (p = ep->body; p && p->name; p++) {
-    esc_get_param(L, p->name, 1);
-    if (!lua_isnil(L, -1)) {
-      if (validate && !esc_body_value_ok(L, -1, p)) {
-        lua_pushfstring(L, "[%s] %s doesn't support values of type: %s",
-                        ep->parser, p->name, esc_token_name(L, -1));
-        return esc_push_validation_error(L, "x_content_parse_exception");
-      }
-      lua_setfield(L, SLOT_BODY, p->name);
-      nbody++;
-    } else {
-      lua_pop(L, 1);
-    }
-  }
-
-  /* Path: built now so that messages can name it. */
+  nbody = esc_parse_body(L, ep, validate);
+  if (nbody < 0)
+    return 2;
   if (esc_build_path(L, ep, validate) == 2)
     return 2;
   lua_setfield(L, SLOT_REQUEST, "path");
@@ -598,143 +762,24 @@ static int esc_l_prepare(lua_State *L)
   if (esc_add_query(L, qidx, ep->query, validate) == 2 ||
       esc_add_query(L, qidx, esc_common_query, validate) == 2)
     return 2;
-
   if (validate) {
-    /* Unknown names on an endpoint without a body: the REST layer's
-     * "unrecognized parameter" error. */
-    if (esc_rawlen(L, SLOT_UNKNOWN) > 0) {
-      size_t i, n = esc_rawlen(L, SLOT_UNKNOWN);
-      int pieces = 0;
-      lua_getfield(L, SLOT_REQUEST, "path");
-      lua_pushfstring(L, "request [%s] contains unrecognized parameter%s: ",
-                      lua_tostring(L, -1), n > 1 ? "s" : "");
-      lua_remove(L, -2);
-      pieces++;
-      for (i = 1; i <= n; i++) {
-        const struct esc_param *lists[3];
-        const char *key;
-        lists[0] = ep->query;
-        lists[1] = esc_common_query;
-        lists[2] = NULL;
-        lua_rawgeti(L, SLOT_UNKNOWN, (int)i);
-        key = lua_tostring(L, -1);
-        lua_pushfstring(L, "[%s]", key);
-        if (esc_push_suggestions(L, key, lists)) {
-          lua_pushfstring(L, " -> did you mean %s?", lua_tostring(L, -1));
-          lua_remove(L, -2);
-          lua_concat(L, 2);
-        }
-        lua_remove(L, -2);
-        pieces++;
-        if (i < n) {
-          lua_pushliteral(L, ", ");
-          pieces++;
-        }
-      }
-      lua_concat(L, pieces);
-      return esc_push_validation_error(L, "illegal_argument_exception");
-    }
+    if (esc_rawlen(L, SLOT_UNKNOWN) > 0)
+      return esc_unrecognized(L, ep);
+    if (esc_validate(L, ep) == 2)
+      return 2;
   } else {
-    /* Unchecked: unknown names go to the body when the endpoint has one, to
-     * the query otherwise, as the official clients do. */
-    lua_pushnil(L);
-    while (lua_next(L, ARG_PARAMS)) {
-      const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
-                                                       : NULL;
-      if (key && strcmp(key, "body") != 0 && !esc_is_known(ep, key)) {
-        if (ep->body_rule != ESC_BODY_NONE) {
-          lua_pushvalue(L, -2);
-          lua_pushvalue(L, -2);
-          lua_settable(L, SLOT_BODY);
-          nbody++;
-        } else {
-          struct esc_param any;
-          any.name = key;
-          any.type = ESC_ANY;
-          any.flags = 0;
-          any.choices = NULL;
-          any.missing = NULL;
-          if (esc_format_query(L, -1, &any, 0) == 2)
-            return 2;
-          lua_pushfstring(L, "%s=%s", key, lua_tostring(L, -1));
-          lua_rawseti(L, qidx, (int)esc_rawlen(L, qidx) + 1);
-          lua_pop(L, 1);
-        }
-      }
-      lua_pop(L, 1);
-    }
-    if (lua_istable(L, SLOT_BODY_ARG)) { /* the rest of params.body */
-      lua_pushnil(L);
-      while (lua_next(L, SLOT_BODY_ARG)) {
-        lua_pushvalue(L, -2);
-        lua_rawget(L, SLOT_BODY);
-        if (lua_isnil(L, -1)) {
-          lua_pop(L, 1);
-          lua_pushvalue(L, -2);
-          lua_pushvalue(L, -2);
-          lua_settable(L, SLOT_BODY);
-          nbody++;
-        } else {
-          lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-      }
-    }
+    nbody += esc_add_unchecked(L, ep, qidx);
   }
 
-  /* validate(): presence rules, all reported together. */
-  if (validate) {
-    esc_check_path_presence(L, ep);
-    for (p = ep->body; p && p->name; p++)
-      if (p->flags & ESC_REQUIRED) {
-        esc_get_param(L, p->name, 1);
-        if (esc_is_null(L, -1)) {
-          if (p->missing)
-            lua_pushstring(L, p->missing);
-          else
-            lua_pushfstring(L, "[%s] cannot be [null] or [\"\"].", p->name);
-          esc_add_validation(L);
-        }
-        lua_pop(L, 1);
-      }
-    if (ep->one_of) {
-      const char *const *f;
-      int any = 0;
-      for (f = ep->one_of; *f; f++) {
-        esc_get_param(L, *f, 1);
-        any |= !esc_is_null(L, -1);
-        lua_pop(L, 1);
-      }
-      if (!any) {
-        lua_pushstring(L, ep->one_of_message);
-        esc_add_validation(L);
-      }
-    }
-    if (esc_rawlen(L, SLOT_ERRORS) > 0) {
-      size_t i, n = esc_rawlen(L, SLOT_ERRORS);
-      lua_pushliteral(L, "Validation Failed: ");
-      for (i = 1; i <= n; i++) {
-        lua_rawgeti(L, SLOT_ERRORS, (int)i);
-        lua_pushfstring(L, "%d: %s;", (int)i, lua_tostring(L, -1));
-        lua_remove(L, -2);
-      }
-      lua_concat(L, (int)n + 1);
-      return esc_push_validation_error(L, "action_request_validation_exception");
-    }
-  }
-
-  /* query table -> "a=1&b=2" */
-  {
+  if (esc_rawlen(L, qidx) > 0) { /* "a=1&b=2" */
     size_t i, n = esc_rawlen(L, qidx);
-    if (n > 0) {
-      for (i = 1; i <= n; i++) {
-        lua_rawgeti(L, qidx, (int)i);
-        if (i < n)
-          lua_pushliteral(L, "&");
-      }
-      lua_concat(L, (int)(2 * n - 1));
-      lua_setfield(L, SLOT_REQUEST, "query");
+    for (i = 1; i <= n; i++) {
+      lua_rawgeti(L, qidx, (int)i);
+      if (i < n)
+        lua_pushliteral(L, "&");
     }
+    lua_concat(L, (int)(2 * n - 1));
+    lua_setfield(L, SLOT_REQUEST, "query");
   }
   lua_pushstring(L, ep->name);
   lua_setfield(L, SLOT_REQUEST, "api");
