@@ -9,7 +9,7 @@ SOURCES   := $(wildcard src/*.c src/*.h)
 
 incdir = $(if $(filter jit,$(1)),/usr/include/luajit-2.1,/usr/include/lua$(1))
 
-.PHONY: all build deps test demo check asan valgrind lint bench fuzz clean
+.PHONY: all build deps test demo check asan valgrind lint bench fuzz clean yaml-tests
 
 all: build
 
@@ -21,14 +21,14 @@ build: $(foreach v,$(LUAS),build/$(v)/esconnector/core.so)
 build/%/esconnector/core.so: $(SOURCES)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARNINGS) $(CFLAGS) -fPIC -fvisibility=hidden -shared \
-	  -I$(call incdir,$*) -o $@ src/core.c -lcurl
+	  -I$(call incdir,$*) -o $@ src/core.c -lcurl -lz -lssl -lcrypto
 
 # Sanitizer build, for 5.4 only (the sanitizers see the same C on every Lua).
 build/asan/esconnector/core.so: $(SOURCES)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARNINGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	  -fno-sanitize-recover=undefined -fPIC -shared -I/usr/include/lua5.4 \
-	  -o $@ src/core.c -lcurl
+	  -o $@ src/core.c -lcurl -lz -lssl -lcrypto
 
 build/nodlclose.so: scripts/nodlclose.c
 	@mkdir -p build
@@ -47,6 +47,11 @@ valgrind: deps build build/nodlclose.so
 	@TEST_MODE=valgrind LUAS=5.4 scripts/run-tests
 
 check: asan valgrind
+
+# Elasticsearch YAML REST tests: make yaml-tests YAML="files or dirs" [ES_URL=...]
+YAML ?= ../shared/clients-tests
+yaml-tests: deps build
+	@scripts/yaml-tests $(YAML)
 
 lint: deps
 	luacheck lua spec emulator/lua bin examples

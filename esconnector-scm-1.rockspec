@@ -19,20 +19,23 @@ dependencies = {
 }
 external_dependencies = {
   CURL = { header = "curl/curl.h", library = "curl" },
+  ZLIB = { header = "zlib.h", library = "z" },
+  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
 }
 build = {
   type = "builtin",
   modules = {
     ["esconnector.core"] = {
       sources = { "src/core.c" }, -- a unity build: it includes the other src/*.c
-      libraries = { "curl" },
-      incdirs = { "$(CURL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)" },
+      libraries = { "curl", "z", "ssl", "crypto" },
+      incdirs = { "$(CURL_INCDIR)", "$(ZLIB_INCDIR)", "$(OPENSSL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(ZLIB_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },
     ["esconnector"] = "lua/esconnector/init.lua",
     ["esconnector.client"] = "lua/esconnector/client.lua",
     ["esconnector.errors"] = "lua/esconnector/errors.lua",
     ["esconnector.json"] = "lua/esconnector/json.lua",
+    ["esconnector.pool"] = "lua/esconnector/pool.lua",
     ["esconnector.transport.curl"] = "lua/esconnector/transport/curl.lua",
   },
 }

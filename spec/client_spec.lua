@@ -53,10 +53,10 @@ describe("esconnector.new", function()
   it("never shows credentials in tostring or in its fields", function()
     local sentinel = "SENTINEL-s3cr3t"
     local clients = {
-      esconnector.new{ hosts = "http://127.0.0.1:1", api_key = sentinel },
-      esconnector.new{ hosts = "http://127.0.0.1:1", api_key = { id = "id", api_key = sentinel } },
-      esconnector.new{ hosts = "http://127.0.0.1:1", basic_auth = { "elastic", sentinel } },
-      esconnector.new{ hosts = "http://elastic:" .. sentinel .. "@127.0.0.1:1" },
+      esconnector.new{ hosts = "http://127.0.0.1:1", api_key = sentinel, max_retries = 0 },
+      esconnector.new{ hosts = "http://127.0.0.1:1", api_key = { id = "id", api_key = sentinel }, max_retries = 0 },
+      esconnector.new{ hosts = "http://127.0.0.1:1", basic_auth = { "elastic", sentinel }, max_retries = 0 },
+      esconnector.new{ hosts = "http://elastic:" .. sentinel .. "@127.0.0.1:1", max_retries = 0 },
     }
     local function contains_sentinel(v, seen)
       seen = seen or {}

@@ -7,7 +7,7 @@ local function run(cmd)
   return out:match("rc=(%d+)%s*$") == "0", out
 end
 
-describe("the rockspec", function()
+describe("the rockspec #packaging", function()
   it("installs with luarocks make, without network, and loads from its tree", function()
     local is_jit = rawget(_G, "jit") ~= nil
     local version = is_jit and "5.1" or _VERSION:match("%d+%.%d+")

@@ -81,6 +81,12 @@ static const struct esc_param esc_index_path[] = {
   END
 };
 
+static const struct esc_param esc_nodes_info_path[] = {
+  { "node_id", ESC_LIST, ESC_REQUIRED | ESC_NOT_EMPTY, NULL, "[node_id] is required", NULL },
+  { "metric", ESC_LIST, ESC_REQUIRED | ESC_NOT_EMPTY, NULL, "[metric] is required", NULL },
+  END
+};
+
 /* --- connector bodies and queries --- */
 
 static const struct esc_param esc_connector_create_body[] = {
@@ -439,6 +445,9 @@ static const struct esc_endpoint esc_endpoints[] = {
        esc_query_api_keys_query, esc_query_api_keys_body, ESC_BODY_OPTIONAL, "query_api_key_request"),
   BODY("security.update_api_key", "PUT", "/_security/api_key/{id}", esc_api_key_path_id, esc_none,
        esc_update_api_key_body, ESC_BODY_OPTIONAL, "update_api_key_request_payload"),
+
+  /* nodes: for sniffing (GET /_nodes/_all/http) */
+  NOBODY("nodes.info", "GET", "/_nodes/{node_id}/{metric}", esc_nodes_info_path, esc_none),
 
   /* indices: only what the clients' tests clean up with */
   NOBODY("indices.delete", "DELETE", "/{index}", esc_index_path, esc_indices_delete_query),

@@ -1,5 +1,6 @@
 /* esconnector.core: the C core.  A unity build (as luv does): the concern
  * files are included here so that everything but luaopen_* stays static. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
 #include <curl/curl.h>
 #include "compat.h"
 #include "catalog.h"
@@ -10,6 +11,8 @@
 #include "rules.c"
 #include "interpret.c"
 #include "curl_transport.c"
+#include "clock.c"
+#include "gzip.c"
 
 #define ESC_VERSION "0.1.0"
 
@@ -93,6 +96,40 @@ static int esc_l_base64(lua_State *L)
   return 1;
 }
 
+/* core.base64_decode(s) -> bytes, or nil for text that is not base64. */
+static int esc_l_base64_decode(lua_State *L)
+{
+  size_t len, i;
+  const char *s = luaL_checklstring(L, 1, &len);
+  unsigned long acc = 0;
+  int bits = 0;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (i = 0; i < len; i++) {
+    char ch = s[i];
+    int v;
+    if (ch >= 'A' && ch <= 'Z') v = ch - 'A';
+    else if (ch >= 'a' && ch <= 'z') v = ch - 'a' + 26;
+    else if (ch >= '0' && ch <= '9') v = ch - '0' + 52;
+    else if (ch == '+' || ch == '-') v = 62;
+    else if (ch == '/' || ch == '_') v = 63;
+    else if (ch == '=') break;
+    else {
+      luaL_pushresult(&b);
+      lua_pushnil(L);
+      return 1;
+    }
+    acc = ((acc << 6) | (unsigned long)v) & 0xFFFFFFul;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      luaL_addchar(&b, (char)((acc >> bits) & 0xFF));
+    }
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
 /* core.curl_version() -> "libcurl/7.88.1" */
 static int esc_l_curl_version(lua_State *L)
 {
@@ -109,8 +146,12 @@ ESC_EXPORT int luaopen_esconnector_core(lua_State *L)
     { "escape", esc_l_escape },
     { "catalog", esc_l_catalog },
     { "base64", esc_l_base64 },
+    { "base64_decode", esc_l_base64_decode },
     { "curl_version", esc_l_curl_version },
     { "curl_new", esc_l_curl_new },
+    { "now_ms", esc_l_now_ms },
+    { "sleep_ms", esc_l_sleep_ms },
+    { "gzip", esc_l_gzip },
     { NULL, NULL }
   };
   esc_register_curl(L);

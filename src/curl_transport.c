@@ -5,6 +5,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include "compat.h"
+#include "tls_pin.c"
 
 #define ESC_CURL_MT "esconnector.curl"
 
@@ -19,6 +20,7 @@ struct esc_curl {
   struct esc_buf body, head;
   size_t max_body; /* 0: no cap */
   int too_large, out_of_memory;
+  struct esc_pin pin;
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -229,6 +231,7 @@ static int esc_curl_perform(lua_State *L)
   c->headers = NULL;
   c->body.len = c->head.len = 0;
   c->too_large = c->out_of_memory = 0;
+  c->pin.active = c->pin.mismatch = 0;
   c->errbuf[0] = '\0';
 
   method = esc_opt_string(L, "method");
@@ -287,6 +290,20 @@ static int esc_curl_perform(lua_State *L)
     curl_easy_setopt(h, CURLOPT_SSLCERT, s);
   if ((s = esc_opt_string(L, "client_key")) != NULL)
     curl_easy_setopt(h, CURLOPT_SSLKEY, s);
+  if ((s = esc_opt_string(L, "ca_fingerprint")) != NULL) {
+    if (!esc_pin_supported() || !esc_pin_parse(&c->pin, s)) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "tls");
+      lua_pushstring(L, esc_pin_supported()
+                        ? "ca_fingerprint must be 64 hex digits"
+                        : "ca_fingerprint needs libcurl built with OpenSSL");
+      return 3;
+    }
+    c->pin.active = 1;
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, esc_pin_ssl_ctx);
+    curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, &c->pin);
+  }
   if (esc_opt_bool(L, "decompress", 1))
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* all built in */
   c->max_body = (size_t)esc_opt_long(L, "max_response_bytes", 0);
@@ -307,7 +324,10 @@ static int esc_curl_perform(lua_State *L)
   rc = curl_easy_perform(h);
   if (rc != CURLE_OK) {
     lua_pushnil(L);
-    if (c->too_large) {
+    if (c->pin.active && c->pin.mismatch) {
+      lua_pushliteral(L, "tls");
+      lua_pushliteral(L, "no certificate the server presented matches ca_fingerprint");
+    } else if (c->too_large) {
       lua_pushliteral(L, "decode");
       lua_pushfstring(L, "the response body is larger than max_response_bytes "
                       "(%d bytes)", (int)c->max_body);

@@ -3,6 +3,7 @@
 local core = require "esconnector.core"
 local json = require "esconnector.json"
 local errors = require "esconnector.errors"
+local pool = require "esconnector.pool"
 
 local client = {}
 
@@ -15,6 +16,15 @@ local DEFAULTS = {
   compatible_with = 8,
   max_response_bytes = 64 * 1024 * 1024,
   transport = "curl",
+  max_retries = 3,
+  retry_on_status = { 502, 503, 504 },
+  retry_on_timeout = false,
+  retry_backoff_ms = 1000,
+  max_retry_backoff_ms = 4000,
+  resurrect_ms = 60000,
+  max_resurrect_ms = 60000 * 32,
+  http_compress = false,
+  sniff_on_start = false,
 }
 
 -- Every option new() accepts, with the Lua type it must have.
@@ -35,6 +45,22 @@ local OPTION_TYPES = {
   compatible_with = "number",
   max_response_bytes = "number",
   transport = "string|table",
+  cloud_id = "string",
+  ca_fingerprint = "string",
+  max_retries = "number",
+  retry_on_status = "table",
+  retry_on_timeout = "boolean",
+  retry_backoff_ms = "number",
+  max_retry_backoff_ms = "number",
+  resurrect_ms = "number",
+  max_resurrect_ms = "number",
+  deadline_ms = "number",
+  http_compress = "boolean",
+  sniff_on_start = "boolean",
+  sniff_interval_ms = "number",
+  on_request = "function",
+  on_response = "function",
+  allow_blocking = "boolean",
 }
 
 -- What a single call may override.
@@ -42,8 +68,18 @@ local CALL_OPTION_TYPES = {
   validate = "boolean",
   connect_timeout_ms = "number",
   request_timeout_ms = "number",
+  deadline_ms = "number",
   headers = "table",
   opaque_id = "string",
+  max_retries = "number",
+  retry_on_timeout = "boolean",
+}
+
+-- Options that never become plain client fields (credentials stay out of
+-- the client table, the rest is turned into something else).
+local NOT_COPIED = {
+  api_key = true, basic_auth = true, bearer_auth = true, headers = true,
+  transport = true, hosts = true, cloud_id = true, retry_on_status = true,
 }
 
 -- Credentials live here, keyed by client, so that no field of the client
@@ -116,6 +152,22 @@ local function parse_host(host)
   return { url = url, scheme = scheme }, user, password
 end
 
+-- Cloud ID "name:base64(host$es_id$kibana_id)" -> the Elasticsearch URL,
+-- as the official clients decode it.
+local function cloud_url(cloud_id)
+  local encoded = cloud_id:match("^[^:]*:(.+)$")
+  local decoded = encoded and core.base64_decode(encoded)
+  local host, es_id = (decoded or ""):match("^([^$]+)%$([^$]+)")
+  if not host then
+    error("esconnector: cloud_id is not a valid Cloud ID", 3)
+  end
+  local name, port = host:match("^(.-):(%d+)$")
+  if name and port ~= "443" then
+    return ("https://%s.%s:%s"):format(es_id, name, port)
+  end
+  return ("https://%s.%s"):format(es_id, name or host)
+end
+
 local function authorization(options, url_user, url_password)
   local api_key = options.api_key
   if api_key then
@@ -154,6 +206,45 @@ local function new_transport(option)
   if type(option) == "table" then return option end -- a custom transport
   if option == "curl" then return require("esconnector.transport.curl").new() end
   error(("esconnector: unknown transport '%s'"):format(option), 3)
+end
+
+-- Body fields whose values are secrets: they are scrubbed from anything an
+-- error carries (Elasticsearch can echo a body it could not parse).
+local SECRET_FIELDS = {
+  ["connector.secret_post"] = { "value" },
+  ["connector.secret_put"] = { "value" },
+  ["security.grant_api_key"] = { "password", "access_token" },
+  ["security.put_user"] = { "password", "password_hash" },
+}
+
+local function scrub(v, secrets, seen)
+  if type(v) == "string" then
+    for _, secret in ipairs(secrets) do
+      local from = 1
+      while true do
+        local i, j = v:find(secret, from, true)
+        if not i then break end
+        v = v:sub(1, i - 1) .. "[redacted]" .. v:sub(j + 1)
+        from = i + #"[redacted]"
+      end
+    end
+    return v
+  end
+  if type(v) ~= "table" or seen[v] then return v end
+  seen[v] = true
+  for k, child in pairs(v) do v[k] = scrub(child, secrets, seen) end
+  return v
+end
+
+local function request_secrets(api, body)
+  local fields = SECRET_FIELDS[api]
+  local secrets = {}
+  if fields and body then
+    for _, name in ipairs(fields) do
+      if type(body[name]) == "string" and #body[name] >= 4 then secrets[#secrets + 1] = body[name] end
+    end
+  end
+  return secrets
 end
 
 local Client = {}
@@ -195,24 +286,39 @@ function client.new(options)
   local self = setmetatable({}, Client)
   for k, v in pairs(DEFAULTS) do self[k] = v end
   for k, v in pairs(options) do
-    if k ~= "api_key" and k ~= "basic_auth" and k ~= "bearer_auth" and k ~= "headers"
-        and k ~= "transport" then
-      self[k] = v
-    end
+    if not NOT_COPIED[k] then self[k] = v end
+  end
+  if options.cloud_id and options.hosts then
+    error("esconnector: give hosts or cloud_id, not both", 2)
   end
   local hosts = options.hosts or DEFAULTS.hosts
+  if options.cloud_id then hosts = { cloud_url(options.cloud_id) } end
   if type(hosts) == "string" then hosts = { hosts } end
   if #hosts == 0 then error("esconnector: hosts must list at least one URL", 2) end
-  self.nodes = {}
+  local nodes = {}
   local url_user, url_password
   for i, host in ipairs(hosts) do
     if type(host) ~= "string" then error("esconnector: hosts must be URLs", 2) end
     local node, user, password = parse_host(host)
-    self.nodes[i] = node
+    nodes[i] = node
     if user and not url_user then url_user, url_password = user, password end
+    if options.ca_fingerprint and node.scheme ~= "https" then
+      error("esconnector: ca_fingerprint needs https hosts", 2)
+    end
   end
-  self.hosts = nil
-  self.next_node = 1
+  self.scheme = nodes[1].scheme
+  self.pool = pool.new(nodes, { resurrect_ms = self.resurrect_ms, max_resurrect_ms = self.max_resurrect_ms })
+  self.retry_status = {}
+  for _, status in ipairs(options.retry_on_status or DEFAULTS.retry_on_status) do
+    self.retry_status[status] = true
+  end
+  if self.ca_fingerprint then
+    self.ca_fingerprint = self.ca_fingerprint:gsub(":", ""):lower()
+    if not self.ca_fingerprint:match("^%x+$") or #self.ca_fingerprint ~= 64 then
+      error("esconnector: ca_fingerprint must be a SHA-256 fingerprint (64 hex digits)", 2)
+    end
+  end
+  self.sniff_pending = self.sniff_on_start
 
   local headers = {
     "Accept: application/vnd.elasticsearch+json; compatible-with=" .. self.compatible_with,
@@ -231,16 +337,49 @@ end
 
 function Client:__tostring()
   local urls = {}
-  for i, node in ipairs(self.nodes) do urls[i] = node.url end
+  for i, node in ipairs(self.pool.nodes) do urls[i] = node.url end
   return ("esconnector.client (%s)"):format(table.concat(urls, ", "))
 end
 
--- Round-robin; the transport issue replaces this with a pool that knows
--- dead nodes.
-function Client:select_node()
-  local node = self.nodes[self.next_node]
-  self.next_node = self.next_node % #self.nodes + 1
-  return node
+--- Asks the cluster for its nodes (GET /_nodes/_all/http) and uses them.
+-- Returns true, or nil and the error (the node list is then unchanged).
+function Client:sniff()
+  self.sniff_pending = false
+  self.last_sniff = self.transport:now_ms()
+  local res, err = self:request("nodes.info", { node_id = "_all", metric = "http" }, { max_retries = 0 })
+  if not res then return nil, err end
+  local nodes = {}
+  for _, info in pairs(type(res.nodes) == "table" and res.nodes or {}) do
+    local address = type(info.http) == "table" and info.http.publish_address
+    if type(address) == "string" then
+      -- "hostname/ip:port" or "ip:port"
+      local host, port = address:match("^([^/]+)/[^:]*:(%d+)$")
+      if not host then host, port = address:match("^(.+):(%d+)$") end
+      if host then nodes[#nodes + 1] = { url = self.scheme .. "://" .. host .. ":" .. port, scheme = self.scheme } end
+    end
+  end
+  if #nodes == 0 then
+    return nil, errors.new{ kind = "decode", api = "nodes.info", message = "sniffing found no node addresses" }
+  end
+  table.sort(nodes, function(a, b) return a.url < b.url end)
+  self.pool:replace(nodes)
+  return true
+end
+
+-- Headers for observers: the same, with credentials replaced.
+local function redacted_headers(headers)
+  local copy = {}
+  for i, h in ipairs(headers) do
+    copy[i] = h:match("^[Aa]uthorization:") and "Authorization: [redacted]" or h
+  end
+  return copy
+end
+
+-- Equal-jitter backoff after a full round over the nodes: half the ceiling,
+-- plus up to as much again at random.
+local function backoff_ms(self, round)
+  local ceiling = math.min(self.max_retry_backoff_ms, self.retry_backoff_ms * 2 ^ round) / 2
+  return ceiling + math.random() * ceiling
 end
 
 --- Calls one API: validates params in the C core, sends, interprets.
@@ -287,33 +426,105 @@ function Client:request(api, params, call_options)
   end
   local auth = credentials[self]
   if auth then headers[#headers + 1] = "Authorization: " .. auth end
+  if body and self.http_compress then
+    body = core.gzip(body)
+    headers[#headers + 1] = "Content-Encoding: gzip"
+  end
+  return self:send(api, prepared, headers, body, call_options)
+end
 
-  local node = self:select_node()
-  local response, transport_err = self.transport:send{
-    method = prepared.method,
-    url = node.url .. prepared.path .. (prepared.query and "?" .. prepared.query or ""),
-    headers = headers,
-    body = body,
-    connect_timeout_ms = call_options.connect_timeout_ms or self.connect_timeout_ms,
-    timeout_ms = call_options.request_timeout_ms or self.request_timeout_ms,
-    verify_peer = self.verify_tls,
-    verify_host = self.verify_tls,
-    ca_file = self.ca_file,
-    ca_path = self.ca_path,
-    client_cert = self.client_cert,
-    client_key = self.client_key,
-    max_response_bytes = self.max_response_bytes,
-  }
-  if not response then
-    transport_err.api, transport_err.node, transport_err.attempts = api, node.url, 1
-    return nil, errors.new(transport_err)
+-- The retry loop: picks nodes, sends, interprets, retries what may be
+-- retried, all within one deadline.
+function Client:send(api, prepared, headers, body, call_options)
+  local transport = self.transport
+  if self.sniff_pending or (self.sniff_interval_ms and api ~= "nodes.info"
+      and transport:now_ms() - (self.last_sniff or 0) >= self.sniff_interval_ms) then
+    if api ~= "nodes.info" then self:sniff() end
   end
-  local result, interpret_err = core.interpret(response, json.decode)
-  if not result then
-    interpret_err.api, interpret_err.node, interpret_err.attempts = api, node.url, 1
-    return nil, errors.new(interpret_err)
+  local max_retries = call_options.max_retries or self.max_retries
+  local retry_on_timeout = call_options.retry_on_timeout
+  if retry_on_timeout == nil then retry_on_timeout = self.retry_on_timeout end
+  local deadline_ms = call_options.deadline_ms or self.deadline_ms
+  local started = transport:now_ms()
+  local deadline_at = deadline_ms and started + deadline_ms
+  local path = prepared.path .. (prepared.query and "?" .. prepared.query or "")
+  local secrets = request_secrets(api, prepared.body)
+  local history = {}
+  local attempt = 0
+  local function fail(err)
+    err.api, err.attempts, err.history = api, attempt, history
+    if #secrets > 0 then scrub(err, secrets, {}) end
+    return nil, errors.new(err)
   end
-  return result
+  while true do
+    attempt = attempt + 1
+    local now = transport:now_ms()
+    local timeout = call_options.request_timeout_ms or self.request_timeout_ms
+    local connect_timeout = call_options.connect_timeout_ms or self.connect_timeout_ms
+    if deadline_at then
+      local remaining = math.floor(deadline_at - now)
+      if remaining <= 0 then
+        attempt = attempt - 1
+        return fail{ kind = "timeout", message = ("the call's deadline of %d ms passed"):format(deadline_ms),
+          node = history[#history] and history[#history].node }
+      end
+      timeout, connect_timeout = math.min(timeout, remaining), math.min(connect_timeout, remaining)
+    end
+    local node = self.pool:select(now)
+    local url = node.url .. path
+    if self.on_request then
+      self.on_request{ api = api, method = prepared.method, url = url, node = node.url,
+        attempt = attempt, headers = redacted_headers(headers) }
+    end
+    local response, transport_err = transport:send{
+      method = prepared.method, url = url, headers = headers, body = body,
+      connect_timeout_ms = connect_timeout, timeout_ms = timeout,
+      verify_peer = self.verify_tls or self.ca_fingerprint ~= nil, verify_host = self.verify_tls,
+      ca_file = self.ca_file, ca_path = self.ca_path,
+      client_cert = self.client_cert, client_key = self.client_key,
+      ca_fingerprint = self.ca_fingerprint,
+      max_response_bytes = self.max_response_bytes,
+    }
+    local finished = transport:now_ms()
+    local record = { node = node.url, duration_ms = finished - now,
+      status = response and response.status, kind = transport_err and transport_err.kind,
+      message = transport_err and transport_err.message }
+    history[#history + 1] = record
+    if self.on_response then
+      self.on_response{ api = api, node = node.url, attempt = attempt, status = record.status,
+        kind = record.kind, message = record.message, duration_ms = record.duration_ms }
+    end
+
+    local err, retryable
+    if response then
+      local status = response.status
+      if status == 502 or status == 503 or status == 504 then
+        self.pool:mark_dead(node, finished)
+      else
+        self.pool:mark_alive(node)
+      end
+      local result, interpret_err = core.interpret(response, json.decode)
+      if result then return result end
+      err, retryable = interpret_err, interpret_err.kind == "http" and self.retry_status[status] == true
+    else
+      err = transport_err
+      if err.kind == "connection" then
+        self.pool:mark_dead(node, finished)
+        retryable = true
+      elseif err.kind == "timeout" then
+        retryable = retry_on_timeout
+        if retryable then self.pool:mark_dead(node, finished) end
+      end
+    end
+    err.node = node.url
+    if not retryable or attempt > max_retries then return fail(err) end
+    local nodes = #self.pool.nodes
+    if attempt % nodes == 0 then
+      local wait = backoff_ms(self, attempt / nodes)
+      if deadline_at then wait = math.min(wait, deadline_at - transport:now_ms()) end
+      if wait > 0 then transport:sleep_ms(wait) end
+    end
+  end
 end
 
 --- Closes the client's connections; the client is unusable afterwards.

@@ -3,9 +3,12 @@
 --
 -- Contract shared by every transport:
 --   transport:send(request) -> response | nil, { kind =, message = }
+--   transport:now_ms() -> monotonic milliseconds
+--   transport:sleep_ms(ms) -> waits (the resty one yields instead)
 --   request  = { method, url, headers = { "Name: value" }, body,
 --                connect_timeout_ms, timeout_ms, verify_peer, verify_host,
---                ca_file, ca_path, client_cert, client_key, max_response_bytes }
+--                ca_file, ca_path, client_cert, client_key, ca_fingerprint,
+--                max_response_bytes }
 --   response = { status, headers = { [lower-case name] = value }, body }
 local core = require "esconnector.core"
 
@@ -24,6 +27,14 @@ function CurlTransport:send(request)
     return nil, { kind = kind, message = message }
   end
   return response
+end
+
+function CurlTransport.now_ms()
+  return core.now_ms()
+end
+
+function CurlTransport.sleep_ms(_, ms)
+  core.sleep_ms(ms)
 end
 
 function CurlTransport:close()
