@@ -197,7 +197,9 @@ local function parse_atom(p)
     return class_node(p)
   elseif ch == "(" then
     if peek(p) == "?" then
-      if p.chars[p.pos + 1] ~= ":" then unsupported("the group (?" .. (p.chars[p.pos + 1] or "")) end
+      if p.chars[p.pos + 1] ~= ":" then
+        unsupported("(?" .. (p.chars[p.pos + 1] or "") .. " groups (look-around, inline flags, named groups)")
+      end
       p.pos = p.pos + 2
     end
     local node = parse_alt(p)
