@@ -319,6 +319,14 @@ function client.new(options)
     end
   end
   self.sniff_pending = self.sniff_on_start
+  -- What derive() starts from: every option but the credentials.
+  local base = {}
+  for k, v in pairs(options) do
+    if k ~= "api_key" and k ~= "basic_auth" and k ~= "bearer_auth" and k ~= "cloud_id" then base[k] = v end
+  end
+  base.hosts = {}
+  for i, node in ipairs(nodes) do base.hosts[i] = node.url end
+  self.base_options = base
 
   local headers = {
     "Accept: application/vnd.elasticsearch+json; compatible-with=" .. self.compatible_with,
@@ -525,6 +533,20 @@ function Client:send(api, prepared, headers, body, call_options)
       if wait > 0 then transport:sleep_ms(wait) end
     end
   end
+end
+
+--- A new client for the same cluster and settings, with overrides (for
+-- example other credentials: derive{ api_key = ... }).
+function Client:derive(overrides)
+  local options = {}
+  for k, v in pairs(self.base_options) do options[k] = v end
+  for k, v in pairs(overrides or {}) do options[k] = v end
+  return client.new(options)
+end
+
+--- Rotates a connector's API key safely (see esconnector.rotation).
+function Client:rotate_api_key(params)
+  return require("esconnector.rotation").rotate(self, params)
 end
 
 --- Closes the client's connections; the client is unusable afterwards.

@@ -44,7 +44,7 @@ function Pool:mark_dead(node, now)
   node.dead_until = now + math.min(wait, self.max_resurrect_ms)
 end
 
-function Pool:mark_alive(node)
+function Pool.mark_alive(_, node)
   node.dead_count, node.dead_since, node.dead_until = nil, nil, nil
 end
 
