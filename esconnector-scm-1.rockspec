@@ -16,6 +16,7 @@ words and errors returned as nil, err.]],
 dependencies = {
   "lua >= 5.1",
   "lua-cjson",
+  "argparse",
 }
 external_dependencies = {
   CURL = { header = "curl/curl.h", library = "curl" },
@@ -24,6 +25,7 @@ external_dependencies = {
 }
 build = {
   type = "builtin",
+  install = { bin = { esconnector = "bin/esconnector" } },
   modules = {
     ["esconnector.core"] = {
       sources = { "src/core.c" }, -- a unity build: it includes the other src/*.c
@@ -36,6 +38,8 @@ build = {
     ["esconnector.errors"] = "lua/esconnector/errors.lua",
     ["esconnector.json"] = "lua/esconnector/json.lua",
     ["esconnector.pool"] = "lua/esconnector/pool.lua",
+    ["esconnector.rotation"] = "lua/esconnector/rotation.lua",
+    ["esconnector.cli"] = "lua/esconnector/cli.lua",
     ["esconnector.transport.curl"] = "lua/esconnector/transport/curl.lua",
   },
 }

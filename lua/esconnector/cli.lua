@@ -1,0 +1,194 @@
+--- The esconnector command-line tool (bin/esconnector calls main).
+-- Exit codes: 0 ok, 1 an API call failed, 2 bad usage.  Never prints a key.
+local argparse = require "argparse"
+local esconnector = require "esconnector"
+local json = require "esconnector.json"
+
+local cli = {}
+
+local function build_parser()
+  local parser = argparse("esconnector", "Drive Elasticsearch connectors: API key ids and safe key rotation.")
+    :epilog("Connection settings come from the flags or from ES_URL, ES_API_KEY, ES_USERNAME, "
+      .. "ES_PASSWORD, ES_CA_FILE and ES_CA_FINGERPRINT.\nExit codes: 0 ok, 1 API error, 2 usage.")
+  parser:option("--url", "Elasticsearch URL (or ES_URL).")
+  parser:option("--api-key", "Encoded API key (or ES_API_KEY; prefer the variable: flags show in ps).")
+  parser:option("--username", "Basic auth user (or ES_USERNAME).")
+  parser:option("--password", "Basic auth password (or ES_PASSWORD).")
+  parser:option("--ca-file", "CA certificate file (or ES_CA_FILE).")
+  parser:option("--ca-fingerprint", "SHA-256 of the CA certificate (or ES_CA_FINGERPRINT).")
+  parser:option("--timeout-ms", "Request timeout in milliseconds."):convert(tonumber)
+  parser:flag("--json", "Machine-readable output: one JSON document per line.")
+  parser:command_target("command")
+
+  local update = parser:command("update-api-key-id", "Set a connector's api_key_id and/or api_key_secret_id.")
+  update:argument("connector_id", "The connector.")
+  update:option("--api-key-id", "The API key id.")
+  update:option("--api-key-secret-id", "The connector secret id (Elastic-managed connectors).")
+
+  local rotate = parser:command("rotate", "Rotate connectors' API keys safely.")
+  rotate:argument("connector_id", "Connectors to rotate."):args("*")
+  rotate:flag("--all", "Every connector (paged through connector.list).")
+  rotate:flag("--dry-run", "Only read, and say what would happen.")
+  rotate:option("--expiration", "Lifetime of the new keys, e.g. 30d.")
+
+  local get = parser:command("get", "Show a connector.")
+  get:argument("connector_id", "The connector.")
+
+  local list = parser:command("list", "List connectors.")
+  list:option("--size", "Page size."):convert(tonumber):default("100")
+  list:flag("--include-deleted", "Also soft-deleted connectors.")
+  return parser
+end
+
+-- Output goes through these so that specs can capture it.
+local function writer(out)
+  return function(...)
+    out:write(table.concat({ ... }, " "), "\n")
+  end
+end
+
+local function client_from(args, env)
+  local url = args.url or env("ES_URL")
+  if not url or url == "" then return nil, "no Elasticsearch URL: give --url or set ES_URL" end
+  local options = { hosts = { url } }
+  local api_key = args.api_key or env("ES_API_KEY")
+  local username = args.username or env("ES_USERNAME")
+  if api_key and api_key ~= "" then
+    options.api_key = api_key
+  elseif username and username ~= "" then
+    options.basic_auth = { username, args.password or env("ES_PASSWORD") or "" }
+  end
+  options.ca_file = args.ca_file or env("ES_CA_FILE")
+  if options.ca_file == "" then options.ca_file = nil end
+  local fingerprint = args.ca_fingerprint or env("ES_CA_FINGERPRINT")
+  if fingerprint and fingerprint ~= "" then options.ca_fingerprint = fingerprint end
+  options.request_timeout_ms = args.timeout_ms
+  local ok, client = pcall(esconnector.new, options)
+  if not ok then return nil, (tostring(client):gsub("^[^:]*:%d+: ", "")) end
+  return client
+end
+
+-- A connector as one line of text.
+local function connector_line(c)
+  local function s(v) return (v == nil or v == json.null) and "-" or tostring(v) end
+  return ("%s  name=%s index=%s native=%s status=%s api_key_id=%s api_key_secret_id=%s"):format(
+    s(c.id), s(c.name), s(c.index_name), s(c.is_native), s(c.status), s(c.api_key_id), s(c.api_key_secret_id))
+end
+
+local function error_json(err)
+  return { ok = false, kind = err.kind, status = err.status, type = err.type, reason = err.reason,
+    message = err.message, step = err.step, leftovers = err.leftovers, error = tostring(err) }
+end
+
+local commands = {}
+
+function commands.get(client, args, say)
+  local doc, err = client.connector:get{ connector_id = args.connector_id }
+  if not doc then return 1, err end
+  say(args.json and json.encode(doc) or connector_line(doc))
+  return 0
+end
+
+function commands.list(client, args, say)
+  local from, size = 0, args.size
+  while true do
+    local page, err = client.connector:list{ from = from, size = size, include_deleted = args.include_deleted or nil }
+    if not page then return 1, err end
+    for _, c in ipairs(page.results or {}) do
+      say(args.json and json.encode(c) or connector_line(c))
+    end
+    from = from + #(page.results or {})
+    if #(page.results or {}) < size or from >= (page.count or 0) then return 0 end
+  end
+end
+
+commands["update-api-key-id"] = function(client, args, say)
+  if not args.api_key_id and not args.api_key_secret_id then
+    return 2, "give --api-key-id, --api-key-secret-id or both"
+  end
+  local res, err = client.connector:update_api_key_id{ connector_id = args.connector_id,
+    api_key_id = args.api_key_id, api_key_secret_id = args.api_key_secret_id }
+  if not res then return 1, err end
+  say(args.json and json.encode{ connector_id = args.connector_id, result = res.result }
+    or (args.connector_id .. ": " .. tostring(res.result)))
+  return 0
+end
+
+-- Every connector id, paged through connector.list.
+local function all_connector_ids(client)
+  local ids, from = {}, 0
+  while true do
+    local page, err = client.connector:list{ from = from, size = 100 }
+    if not page then return nil, err end
+    for _, c in ipairs(page.results or {}) do ids[#ids + 1] = c.id end
+    from = from + #(page.results or {})
+    if #(page.results or {}) == 0 or from >= (page.count or 0) then return ids end
+  end
+end
+
+function commands.rotate(client, args, say)
+  local ids = args.connector_id
+  if args.all and #ids > 0 then return 2, "give connector ids or --all, not both" end
+  if not args.all and #ids == 0 then return 2, "give connector ids or --all" end
+  if args.all then
+    local err
+    ids, err = all_connector_ids(client)
+    if not ids then return 1, err end
+  end
+  local failed = 0
+  for _, id in ipairs(ids) do
+    local report, err = client:rotate_api_key{ connector_id = id, dry_run = args.dry_run,
+      expiration = args.expiration }
+    if report then
+      if args.json then
+        report.ok = true
+        say(json.encode(report))
+      elseif report.dry_run then
+        say(("would rotate %s: %s"):format(id, table.concat(report.would, "; ")))
+      else
+        say(("rotated %s: %s -> %s%s"):format(id, tostring(report.old_api_key_id or "-"), report.new_api_key_id,
+          report.new_api_key_secret_id and (" (secret " .. report.new_api_key_secret_id .. ")") or ""))
+      end
+    else
+      failed = failed + 1
+      if args.json then
+        local e = error_json(err)
+        e.connector_id = id
+        say(json.encode(e))
+      else
+        say(("FAILED %s: %s"):format(id, err.message or tostring(err)))
+      end
+    end
+  end
+  return failed > 0 and 1 or 0
+end
+
+--- Runs the tool.  argv: the arguments; io_out/io_err: files (default the
+-- standard ones); env: a getenv.  Returns the exit code.
+function cli.main(argv, io_out, io_err, env)
+  local say, complain = writer(io_out or io.stdout), writer(io_err or io.stderr)
+  env = env or os.getenv
+  local parser = build_parser()
+  local ok, args = parser:pparse(argv)
+  if not ok then
+    complain(parser:get_usage())
+    complain("esconnector: " .. tostring(args))
+    return 2
+  end
+  local client, why = client_from(args, env)
+  if not client then
+    complain("esconnector: " .. why)
+    return 2
+  end
+  local code, err = commands[args.command](client, args, say)
+  client:close()
+  if code == 2 then
+    complain(parser:get_usage())
+    complain("esconnector: " .. tostring(err))
+  elseif code ~= 0 and err then
+    if args.json then say(json.encode(error_json(err))) else complain(tostring(err)) end
+  end
+  return code
+end
+
+return cli
