@@ -30,6 +30,8 @@ local function build_parser()
   rotate:flag("--all", "Every connector (paged through connector.list).")
   rotate:flag("--dry-run", "Only read, and say what would happen.")
   rotate:option("--expiration", "Lifetime of the new keys, e.g. 30d.")
+  rotate:option("--key-dir", "Self-managed connectors: write each new encoded key to DIR/<connector_id>.key "
+    .. "(mode 0600) for their service; needed to rotate them.")
 
   local get = parser:command("get", "Show a connector.")
   get:argument("connector_id", "The connector.")
@@ -126,6 +128,23 @@ local function all_connector_ids(client)
   end
 end
 
+-- Writes a key to DIR/<id>.key readable by its owner only; true or an error.
+local function write_key(dir, id, encoded)
+  local safe = id:gsub("[^%w._-]", "_")
+  local path = dir .. "/" .. safe .. ".key"
+  local tmp = path .. ".tmp"
+  -- umask first, so the file is never readable by others, even briefly
+  local ok = os.execute(("umask 077 && : > '%s'"):format(tmp:gsub("'", "'\\''")))
+  if ok ~= true and ok ~= 0 then return "cannot create " .. tmp end
+  local f, why = io.open(tmp, "w")
+  if not f then return why end
+  f:write(encoded, "\n")
+  f:close()
+  local renamed, rename_err = os.rename(tmp, path)
+  if not renamed then return rename_err end
+  return true
+end
+
 function commands.rotate(client, args, say)
   local ids = args.connector_id
   if args.all and #ids > 0 then return 2, "give connector ids or --all, not both" end
@@ -137,8 +156,14 @@ function commands.rotate(client, args, say)
   end
   local failed = 0
   for _, id in ipairs(ids) do
+    local on_key
+    if args.key_dir then
+      on_key = function(encoded)
+        return write_key(args.key_dir, id, encoded)
+      end
+    end
     local report, err = client:rotate_api_key{ connector_id = id, dry_run = args.dry_run,
-      expiration = args.expiration }
+      expiration = args.expiration, on_key = on_key }
     if report then
       if args.json then
         report.ok = true

@@ -7,6 +7,9 @@
 --   3 secret    native connectors: store its encoded value in a NEW secret
 --   4 update    point the connector at the new key (and secret) in one call
 --   5 verify    authenticate with the new key
+--   5b deliver  self-managed connectors: hand the key to on_key(encoded,
+--               info), whose service must be given it (the library never
+--               returns or prints it)
 --   6 retire    invalidate the old key, then delete the old secret
 -- Kibana invalidates the old key before pointing the connector at the new
 -- one; a failure between the two leaves a connector with a dead key.  Here a
@@ -18,7 +21,7 @@ local json = require "esconnector.json"
 
 local rotation = {}
 
-local STEPS = { "read", "create", "secret", "update", "verify", "retire" }
+local STEPS = { "read", "create", "secret", "update", "verify", "deliver", "retire" }
 rotation.STEPS = STEPS
 
 -- Kibana's toAlphanumeric: runs of other characters become "-", trimmed.
@@ -57,7 +60,9 @@ local function failure(step, err, undone, leftovers)
 end
 
 --- Rotates the API key of one connector.  params: connector_id, [name],
--- [expiration], [role_descriptors], [dry_run].  Returns a report, or nil and
+-- [expiration], [role_descriptors], [dry_run], [on_key] (required for
+-- self-managed connectors: function(encoded, info) returning true once the
+-- key is safely handed over).  Returns a report, or nil and
 -- an error whose `step` names the step that failed.  Neither ever holds the
 -- key itself.
 function rotation.rotate(client, params)
@@ -94,6 +99,11 @@ function rotation.rotate(client, params)
   if not index_name and not params.role_descriptors then
     return fail("read", errors.new{ kind = "validation", api = "connector.get",
       message = ("connector [%s] has no index_name: give role_descriptors"):format(id) })
+  end
+  if not native and not params.dry_run and type(params.on_key) ~= "function" then
+    return fail("read", errors.new{ kind = "validation", api = "connector.get",
+      message = ("connector [%s] is self-managed: its service must be given the new key, "
+        .. "so pass on_key (the CLI: --key-dir)"):format(id) })
   end
   local name = params.name or ((index_name or id) .. "-connector")
   local report = {
@@ -192,6 +202,17 @@ function rotation.rotate(client, params)
       message = "authenticated, but not as the new API key" }
   end
   if not who then return fail("verify", err) end
+
+  -- 5b deliver: a self-managed connector's service reads its key from its
+  -- own configuration, so whoever runs it must get the new key first.
+  if params.on_key then
+    local ok, delivered = pcall(params.on_key, encoded, { connector_id = id, api_key_id = new_key })
+    if not ok or delivered ~= true then
+      return fail("deliver", errors.new{ kind = "validation", api = "security.create_api_key",
+        message = "on_key did not take the new key: " .. (ok and tostring(delivered) or tostring(delivered)) })
+    end
+    report.delivered = true
+  end
 
   -- 6 retire the old key, then the old secret
   report.invalidated = {}
