@@ -112,6 +112,7 @@ local function http(base, method, path, opts)
   end
   local ok, decoded = pcall(cjson.decode, res.body)
   if ok then res.json = decoded end
+  if method == "HEAD" then res.body = "" end -- curl --head writes the headers there
   return res
 end
 
@@ -183,6 +184,7 @@ describe("emulator #subprocess", function()
 
   lazy_teardown(function()
     if started_dir then sh(q(ESEMU) .. " stop --dir " .. q(started_dir) .. " 2>&1") end
+    sh("rm -rf " .. q(TMP))
   end)
 
   describe("GET /", function()
@@ -228,11 +230,11 @@ describe("emulator #subprocess", function()
       assert.is_nil(res.json.version.lucene_version)
     end)
 
-    it("answers HEAD without a body", function()
+    it("answers HEAD", function()
       local res = req("HEAD", "/")
       assert.are.equal(200, res.status)
-      assert.are.equal("", res.body)
       assert.are.equal("Elasticsearch", header(res, "X-elastic-product"))
+      assert.are.equal("application/json", header(res, "Content-Type"))
     end)
   end)
 
@@ -260,6 +262,25 @@ describe("emulator #subprocess", function()
       local res = req("OPTIONS", "/_connector/x/_api_key_id")
       assert.are.equal(200, res.status)
       assert.are.equal("PUT", header(res, "Allow"))
+    end)
+
+    it("reports bad escapes and media types before routing", function()
+      assert_error(req("GET", "/_connector/a%zz"), 400, "illegal_argument_exception",
+        "invalid escape sequence `%zz' at index 1 of: a%zz")
+      local e = assert_error(req("GET", "/_nope?a=%2"), 400, "bad_parameter_exception",
+        "java.lang.IllegalArgumentException: partial escape sequence at end of string: %2")
+      assert.are.same({ type = "illegal_argument_exception", reason = "partial escape sequence at end of string: %2" },
+        e.caused_by)
+      e = assert_error(req("GET", "/_nope", { headers = { "Accept: foo" } }), 400, "media_type_header_exception",
+        "Invalid media-type value on headers [Accept]")
+      assert.are.same({ type = "illegal_argument_exception", reason = "invalid media-type [foo]" }, e.caused_by)
+      local v7 = "application/vnd.elasticsearch+json;compatible-with=7"
+      e = assert_error(req("GET", "/", { headers = { "Accept: " .. v7 } }), 400, "media_type_header_exception",
+        "Invalid media-type value on headers [Accept, Content-Type]")
+      assert.are.equal("status_exception", e.caused_by.type)
+      assert.are.equal("Accept version must be either version 9 or 8, but found 7. Accept=" .. v7, e.caused_by.reason)
+      assert_error(req("GET", "/?pretty=maybe"), 400, "illegal_argument_exception",
+        "Failed to parse value [maybe] as only [true] or [false] are allowed.")
     end)
 
     it("checks the route before the content type", function()
@@ -451,7 +472,7 @@ describe("emulator #subprocess", function()
 
       local function ids(res)
         local out = {}
-        for i, r in ipairs(res.json.results) do out[i] = r.id end
+        for i, r in ipairs(res.json.results or {}) do out[i] = r.id end
         return out
       end
 
@@ -474,6 +495,8 @@ describe("emulator #subprocess", function()
         assert.are.same({ a }, ids(req("GET", "/_connector?index_name=" .. tok .. "-a," .. tok .. "-d")))
         assert.are.same({ a, b }, ids(req("GET", "/_connector?connector_name=na,nb&query=" .. tok)))
         assert.are.same({ c }, ids(req("GET", "/_connector?query=nc-" .. tok)))
+        assert.are.same({ a, b }, ids(req("GET", "/_connector?query=" .. tok .. "-?")))
+        assert.are.same({}, ids(req("GET", "/_connector?query=NC-" .. tok)))
         local res = req("GET", "/_connector?query=" .. tok .. "&include_deleted=true")
         assert.are.same({ a, b, d, c }, ids(res))
         assert.are.equal(true, res.json.results[3].deleted)
@@ -532,8 +555,8 @@ describe("emulator #subprocess", function()
       assert.are.equal("application/json", header(res, "Content-Type"))
       assert.are.same({ "my-api-key-id", "my-connector-secret-id" }, { stored() })
       local body = req("GET", "/_connector/" .. id).body
-      assert.matches('"deleted":false,"api_key_id":"my%-api%-key%-id","api_key_secret_id":"my%-connector%-secret%-id"}$',
-        body)
+      assert.matches('"deleted":false,"api_key_id":"my%-api%-key%-id",'
+        .. '"api_key_secret_id":"my%-connector%-secret%-id"}$', body)
     end)
 
     it("updates one field and leaves the other alone", function()
@@ -595,7 +618,7 @@ describe("emulator #subprocess", function()
         { '{"api_key_id":1}', "[1:15] " .. p .. "api_key_id doesn't support values of type: VALUE_NUMBER" },
         { '{"api_key_id": true}', "[1:16] " .. p .. "api_key_id doesn't support values of type: VALUE_BOOLEAN" },
         { '{"api_key_id":"k","api_key_secret_id":["s"]}',
-          "[1:40] " .. p .. "api_key_secret_id doesn't support values of type: START_ARRAY" },
+          "[1:39] " .. p .. "api_key_secret_id doesn't support values of type: START_ARRAY" },
         { '{\n  "api_key_id" : 12.5\n}', "[2:18] " .. p .. "api_key_id doesn't support values of type: VALUE_NUMBER" },
       }
       for _, c in ipairs(cases) do
@@ -670,6 +693,7 @@ describe("emulator #subprocess", function()
       res = api_key_id(id, "{}", { headers = { "Accept: " .. vnd, "Content-Type: " .. vnd } })
       assert.are.equal(400, res.status)
       assert.matches("^application/json", header(res, "Content-Type"))
+      if on_emulator then assert.are.equal("application/json;charset=utf-8", header(res, "Content-Type")) end
     end)
 
     it("refuses unknown query parameters, after parsing the body", function()
@@ -806,7 +830,8 @@ describe("emulator #subprocess", function()
         e.additional_unsuccessful_credentials)
       e = assert_401(areq("GET", "/", { auth = "ApiKey a_b" }), "error attempting to authenticate request")
       assert.are.same({ type = "illegal_argument_exception", reason = "Illegal base64 character 5f" }, e.caused_by)
-      e = assert_401(areq("GET", "/", { auth = "ApiKey " .. b64("nocolon") }), "error attempting to authenticate request")
+      e = assert_401(areq("GET", "/", { auth = "ApiKey " .. b64("nocolon") }),
+        "error attempting to authenticate request")
       assert.are.same({ type = "illegal_argument_exception", reason = "invalid ApiKey value" }, e.caused_by)
     end)
 
@@ -845,9 +870,26 @@ describe("emulator #subprocess", function()
       out, rc = sh(q(ESEMU) .. " stop --dir " .. q(dir) .. " 2>&1")
       assert.are.equal(0, rc)
       assert.matches("no emulator running", out)
-      out, rc = sh(q(ESEMU) .. " url --dir " .. q(dir) .. " 2>/dev/null")
-      assert.are.equal(1, rc)
+      local _, code = sh(q(ESEMU) .. " url --dir " .. q(dir) .. " 2>/dev/null")
+      assert.are.equal(1, code)
     end)
+  end)
+
+  it("restarts cleanly in the same dir", function()
+    local dir = TMP .. "/restart"
+    local out, rc = sh(q(ESEMU) .. " start --dir " .. q(dir))
+    assert.are.equal(0, rc, out)
+    local first = tonumber(read_file(dir .. "/nginx.pid"):match("%d+"))
+    out, rc = sh(q(ESEMU) .. " start --dir " .. q(dir))
+    assert.are.equal(0, rc, out)
+    local second = tonumber(read_file(dir .. "/nginx.pid"):match("%d+"))
+    assert.are_not.equal(first, second)
+    assert.is_nil(read_file("/proc/" .. first .. "/stat"))
+    local url = out:match("^(%S+)\n")
+    assert.are.equal(200, http(url, "GET", "/", { auth = false }).status)
+    out, rc = sh(q(ESEMU) .. " stop --dir " .. q(dir) .. " 2>&1")
+    assert.are.equal(0, rc, out)
+    assert.is_nil(read_file("/proc/" .. second .. "/stat"))
   end)
 
   it("has a --help", function()
