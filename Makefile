@@ -59,5 +59,16 @@ lint: deps
 bench: deps build
 	@scripts/bench
 
+# libFuzzer over core.prepare / escape / interpret (clang); FUZZ_SECONDS=60
+FUZZ_SECONDS ?= 30
+build/fuzz_core: fuzz/fuzz_core.c $(SOURCES)
+	@mkdir -p build
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	  -I/usr/include/lua5.4 -o $@ $< -llua5.4 -lcurl -lz -lssl -lcrypto
+
+fuzz: deps build/fuzz_core
+	@mkdir -p build/fuzz-corpus
+	build/fuzz_core -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz-corpus
+
 clean:
 	rm -rf build
