@@ -33,6 +33,16 @@ describe("esconnector.new", function()
     client:close()
   end)
 
+  it("accepts the older connector_secret names as aliases", function()
+    local client = esconnector.new{ hosts = "http://127.0.0.1:1" }
+    assert.are.equal(client.connector.secret_get, client.connector_secret.get)
+    assert.are.equal(client.connector.secret_post, client.connector_secret.post)
+    local _, err = client.connector_secret:get{ id = "" }
+    assert.are.equal("connector.secret_get", err.api)
+    assert.are.equal("Validation Failed: 1: [id] of the connector secret cannot be null or empty.;", err.reason)
+    client:close()
+  end)
+
   it("raises when params is not a table", function()
     local client = esconnector.new{ hosts = "http://127.0.0.1:9200" }
     assert.has_error(function() client.connector:get("my-connector") end)

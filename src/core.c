@@ -32,7 +32,7 @@ static void esc_push_param_names(lua_State *L, const struct esc_param *p)
     lua_setfield(L, -2, "name");
     lua_pushstring(L, esc_type_name(p->type));
     lua_setfield(L, -2, "type");
-    lua_pushboolean(L, (p->flags & ESC_REQUIRED) != 0);
+    lua_pushboolean(L, (p->flags & (ESC_REQUIRED | ESC_PARSER_REQUIRED)) != 0);
     lua_setfield(L, -2, "required");
     lua_rawseti(L, -2, ++i);
   }

@@ -272,6 +272,12 @@ local function build_namespaces(self)
       self[api] = call -- top level: client:info()
     end
   end
+  -- The older connector_secret.* names: connector_secret:get == connector:secret_get.
+  methods.connector_secret = {}
+  for method, call in pairs(methods.connector or {}) do
+    local short = method:match("^secret_(.+)$")
+    if short then methods.connector_secret[short] = call end
+  end
   for ns, ms in pairs(methods) do
     self[ns] = setmetatable({ _client = self, _methods = ms }, Namespace)
   end
@@ -393,6 +399,7 @@ end
 --- Calls one API: validates params in the C core, sends, interprets.
 -- Returns the decoded response body, or nil and an error object.
 function Client:request(api, params, call_options)
+  api = api:gsub("^connector_secret%.", "connector.secret_")
   if params == nil then params = {} end
   if type(params) ~= "table" then
     error(("esconnector: %s takes a table of parameters"):format(api), 3)
