@@ -40,6 +40,8 @@ build = {
     ["esconnector.pool"] = "lua/esconnector/pool.lua",
     ["esconnector.rotation"] = "lua/esconnector/rotation.lua",
     ["esconnector.cli"] = "lua/esconnector/cli.lua",
+    ["esconnector.transport.auto"] = "lua/esconnector/transport/auto.lua",
     ["esconnector.transport.curl"] = "lua/esconnector/transport/curl.lua",
+    ["esconnector.transport.resty"] = "lua/esconnector/transport/resty.lua",
   },
 }

@@ -32,6 +32,13 @@ describe("esconnector.pool", function()
     assert.are.equal(2, p:alive(0))
   end)
 
+  it("counts failures of calls in flight together as one", function()
+    local p = pool.new(nodes(1), { resurrect_ms = 1000 })
+    for _ = 1, 20 do p:mark_dead(p.nodes[1], 5) end
+    assert.are.equal(1, p.nodes[1].dead_count)
+    assert.are.equal(1005, p.nodes[1].dead_until)
+  end)
+
   it("tries the node dead longest when all are dead", function()
     local p = pool.new(nodes(3))
     p:mark_dead(p.nodes[2], 10)

@@ -15,7 +15,7 @@ local DEFAULTS = {
   verify_tls = true,
   compatible_with = 8,
   max_response_bytes = 64 * 1024 * 1024,
-  transport = "curl",
+  transport = "auto",
   max_retries = 3,
   retry_on_status = { 502, 503, 504 },
   retry_on_timeout = false,
@@ -202,9 +202,14 @@ local function user_agent()
   return ("esconnector/%s (%s; %s)"):format(core.version, lua, core.curl_version())
 end
 
-local function new_transport(option)
+local TRANSPORTS = { auto = true, curl = true, resty = true }
+
+-- "auto" picks resty (cosockets) inside nginx and curl elsewhere, per call.
+local function new_transport(option, allow_blocking)
   if type(option) == "table" then return option end -- a custom transport
-  if option == "curl" then return require("esconnector.transport.curl").new() end
+  if TRANSPORTS[option] then
+    return require("esconnector.transport.auto").new{ transport = option, allow_blocking = allow_blocking }
+  end
   error(("esconnector: unknown transport '%s'"):format(option), 3)
 end
 
@@ -344,7 +349,7 @@ function client.new(options)
   end
   self.headers = headers
   credentials[self] = authorization(options, url_user, url_password)
-  self.transport = new_transport(options.transport or DEFAULTS.transport)
+  self.transport = new_transport(options.transport or DEFAULTS.transport, options.allow_blocking)
   build_namespaces(self)
   return self
 end

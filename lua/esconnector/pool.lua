@@ -38,6 +38,9 @@ function Pool:select(now)
 end
 
 function Pool:mark_dead(node, now)
+  -- Calls in flight together (coroutines in nginx) that fail on the same
+  -- node count as one failure, not as many.
+  if node.dead_until and node.dead_until > now then return end
   node.dead_count = (node.dead_count or 0) + 1
   node.dead_since = node.dead_since or now
   local wait = self.resurrect_ms * 2 ^ (node.dead_count - 1)
