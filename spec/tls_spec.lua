@@ -4,7 +4,7 @@
 local esconnector = require "esconnector"
 local emulator = require "spec.support.emulator"
 
-describe("TLS #subprocess", function()
+describe("TLS", function()
   local cluster
 
   setup(function() cluster = emulator.start{ tls = true } end)

@@ -4,7 +4,7 @@
 local esconnector = require "esconnector"
 local emulator = require "spec.support.emulator"
 
-describe("faults #subprocess", function()
+describe("faults", function()
   local cluster
 
   setup(function() cluster = emulator.start{ nodes = 3 } end)
@@ -88,7 +88,7 @@ describe("faults #subprocess", function()
     client:close()
   end)
 
-  it("times out a slow answer, and retries it only when asked", function()
+  it("times out a slow answer, and retries it only when asked #timing", function()
     emulator.fault({ fault = "delay", ms = 1500, node = 1, count = 1 }, cluster)
     local client = single{ request_timeout_ms = 300 }
     local _, err = client:info()
@@ -106,7 +106,7 @@ describe("faults #subprocess", function()
     client:close()
   end)
 
-  it("never lets retries pass the call's deadline", function()
+  it("never lets retries pass the call's deadline #timing", function()
     emulator.fault({ fault = "delay", ms = 1000, count = 0 }, cluster)
     local client = new_client{ request_timeout_ms = 800, retry_on_timeout = true, max_retries = 10 }
     local core = require "esconnector.core"
@@ -175,7 +175,7 @@ describe("faults #subprocess", function()
   end)
 end)
 
-describe("secrets in every error path #subprocess", function()
+describe("secrets in every error path #timing", function()
   local cluster
   local SENTINEL = "SENTINEL-9f8e7d"
 
