@@ -111,11 +111,16 @@ describe("bin/esconnector #subprocess", function()
       pending("needs a secured cluster")
       return
     end
+    -- rotation creates API keys: it runs as a user
+    local as_user = { ES_API_KEY = "", ES_USERNAME = env.username, ES_PASSWORD = env.password }
+    local user_client
+    before_each(function() user_client = env.user_client() end)
+    after_each(function() user_client:close() end)
 
     local function native_connector()
       local id = env.unique("cli-rot")
       assert(client.connector:put{ connector_id = id, index_name = "content-" .. id, is_native = true })
-      local key = assert(client.security:create_api_key{ name = "cli-" .. id })
+      local key = assert(user_client.security:create_api_key{ name = "cli-" .. id })
       local secret = assert(client.connector:secret_post{ value = key.encoded })
       assert(client.connector:update_api_key_id{ connector_id = id, api_key_id = key.id,
         api_key_secret_id = secret.id })
@@ -124,7 +129,7 @@ describe("bin/esconnector #subprocess", function()
 
     it("rotates, never printing the key, and reports as JSON", function()
       local id, old = native_connector()
-      local out, err, code = run("--json rotate " .. quote(id))
+      local out, err, code = run("--json rotate " .. quote(id), as_user)
       assert.are.equal(0, code, err)
       local report = json.decode(out)
       assert.is_true(report.ok)
@@ -140,14 +145,15 @@ describe("bin/esconnector #subprocess", function()
       local native = native_connector()
       local managed = env.unique("cli-self")
       assert(client.connector:put{ connector_id = managed, index_name = "search-" .. managed })
-      local out, _, code = run("rotate --dry-run " .. quote(native))
+      local out, _, code = run("rotate --dry-run " .. quote(native), as_user)
       assert.are.equal(0, code)
       assert.matches("^would rotate " .. native:gsub("%p", "%%%0"), out)
 
       local dir = os.tmpname()
       os.remove(dir)
       os.execute("mkdir " .. quote(dir))
-      out, _, code = run("rotate " .. quote(managed) .. " no-such-connector-" .. managed .. " --key-dir " .. quote(dir))
+      out, _, code = run("rotate " .. quote(managed) .. " no-such-connector-" .. managed .. " --key-dir " .. quote(dir),
+        as_user)
       assert.are.equal(1, code) -- one failed, the other went on
       assert.matches("rotated " .. managed:gsub("%p", "%%%0"), out)
       assert.matches("FAILED no%-such%-connector", out)

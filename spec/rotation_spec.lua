@@ -15,7 +15,7 @@ describe("client:rotate_api_key", function()
 
   local client
 
-  before_each(function() client = env.client{ max_retries = 0 } end)
+  before_each(function() client = env.user_client{ max_retries = 0 } end)
   after_each(function()
     if emulator.available() then emulator.clear_faults() end
     client:close()

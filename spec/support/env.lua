@@ -24,6 +24,16 @@ function env.options(extra)
   return options
 end
 
+--- A client authenticated as the user (ES_USERNAME): creating API keys
+-- needs one, since keys made with an API key are restricted derived keys.
+function env.user_client(extra)
+  assert(env.url, "ES_URL is not set: run the specs through `make test`")
+  local options = env.options(extra)
+  options.api_key = nil
+  options.basic_auth = { env.username, env.password }
+  return esconnector.new(options)
+end
+
 function env.client(extra)
   assert(env.url, "ES_URL is not set: run the specs through `make test`")
   return esconnector.new(env.options(extra))
