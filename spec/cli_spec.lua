@@ -168,5 +168,32 @@ describe("bin/esconnector #subprocess", function()
       probe:close()
       os.execute("rm -rf " .. quote(dir))
     end)
+
+    it("rotates --all, paging, going on past a failure, one line each", function()
+      local emulator = require "spec.support.emulator"
+      local own = emulator.start{ auth = true }
+      local creds = own.credentials
+      local esconnector = require "esconnector"
+      local admin = esconnector.new{ hosts = { own.url }, basic_auth = { creds.username, creds.password } }
+      local ids = {}
+      for i = 1, 3 do
+        ids[i] = "all-" .. i
+        assert(admin.connector:put{ connector_id = ids[i], index_name = "content-all-" .. i, is_native = true })
+      end
+      assert(admin.connector:put{ connector_id = "no-index" }) -- cannot get default role descriptors
+      local vars = { ES_URL = own.url, ES_API_KEY = "", ES_USERNAME = creds.username, ES_PASSWORD = creds.password }
+      local out, _, code = run("rotate --all --page-size 2", vars)
+      assert.are.equal(1, code)
+      for _, id in ipairs(ids) do assert.matches("rotated " .. id:gsub("%p", "%%%0") .. ":", out) end
+      assert.matches("FAILED no%-index:", out)
+      local lines = 0
+      for _ in out:gmatch("[^\n]+") do lines = lines + 1 end
+      assert.are.equal(4, lines)
+      for _, id in ipairs(ids) do
+        assert.is_string(assert(admin.connector:get{ connector_id = id }).api_key_id)
+      end
+      admin:close()
+      own.stop()
+    end)
   end)
 end)

@@ -30,6 +30,8 @@ local function build_parser()
   rotate:flag("--all", "Every connector (paged through connector.list).")
   rotate:flag("--dry-run", "Only read, and say what would happen.")
   rotate:option("--expiration", "Lifetime of the new keys, e.g. 30d.")
+  rotate:option("--page-size", "With --all: connectors read per connector.list call."):convert(tonumber)
+    :default("100")
   rotate:option("--key-dir", "Self-managed connectors: write each new encoded key to DIR/<connector_id>.key "
     .. "(mode 0600) for their service; needed to rotate them.")
 
@@ -117,10 +119,10 @@ commands["update-api-key-id"] = function(client, args, say)
 end
 
 -- Every connector id, paged through connector.list.
-local function all_connector_ids(client)
+local function all_connector_ids(client, size)
   local ids, from = {}, 0
   while true do
-    local page, err = client.connector:list{ from = from, size = 100 }
+    local page, err = client.connector:list{ from = from, size = size }
     if not page then return nil, err end
     for _, c in ipairs(page.results or {}) do ids[#ids + 1] = c.id end
     from = from + #(page.results or {})
@@ -151,7 +153,7 @@ function commands.rotate(client, args, say)
   if not args.all and #ids == 0 then return 2, "give connector ids or --all" end
   if args.all then
     local err
-    ids, err = all_connector_ids(client)
+    ids, err = all_connector_ids(client, args.page_size)
     if not ids then return 1, err end
   end
   local failed = 0
