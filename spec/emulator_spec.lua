@@ -241,7 +241,8 @@ describe("emulator #subprocess", function()
   describe("routing", function()
     it("answers 400 for an unknown route", function()
       assert_simple_error(req("GET", "/_nope/a/b"), 400, "no handler found for uri [/_nope/a/b] and method [GET]")
-      assert_simple_error(req("DELETE", "/_nope?x=1"), 400, "no handler found for uri [/_nope?x=1] and method [DELETE]")
+      assert_simple_error(req("DELETE", "/_nope/a/b?x=1"), 400,
+        "no handler found for uri [/_nope/a/b?x=1] and method [DELETE]")
     end)
 
     it("answers 405 with Allow for a wrong method", function()

@@ -26,7 +26,6 @@ static const char *const esc_sync_statuses[] = {
 static const char *const esc_job_types[] = {
   "full", "incremental", "access_control", NULL
 };
-static const char *const esc_trigger_methods[] = { "on_demand", "scheduled", NULL };
 static const char *const esc_refresh_values[] = { "true", "false", "wait_for", NULL };
 
 /* Query parameters every endpoint accepts. */
@@ -52,7 +51,7 @@ static const struct esc_param esc_connector_id_optional[] = {
 };
 static const struct esc_param esc_sync_job_id[] = {
   { "connector_sync_job_id", ESC_ID, ESC_REQUIRED | ESC_NOT_EMPTY, NULL,
-    "[connector_sync_job_id] cannot be [null] or [\"\"].", NULL },
+    "[connector_sync_job_id] of the connector sync job cannot be null or empty.", NULL },
   END
 };
 static const struct esc_param esc_secret_id[] = {
@@ -132,7 +131,6 @@ static const struct esc_param esc_last_sync_body[] = {
   OPT("last_deleted_document_count", ESC_INTEGER),
   OPT("last_incremental_sync_scheduled_at", ESC_ANY),
   OPT("last_indexed_document_count", ESC_INTEGER),
-  OPT("last_seen", ESC_ANY),
   { "last_sync_error", ESC_STRING_OR_NULL, 0, NULL, NULL, NULL },
   OPT("last_sync_scheduled_at", ESC_ANY),
   { "last_sync_status", ESC_STRING_OR_NULL, 0, esc_sync_statuses, NULL, NULL },
@@ -150,7 +148,7 @@ static const struct esc_param esc_error_body[] = {
   END
 };
 static const struct esc_param esc_features_body[] = {
-  { "features", ESC_OBJECT, ESC_PARSER_REQUIRED, NULL, NULL, NULL },
+  OPT("features", ESC_OBJECT), /* optional for ES's parser too */
   END
 };
 static const struct esc_param esc_filtering_body[] = {
@@ -227,9 +225,10 @@ static const struct esc_param esc_sync_job_list_query[] = {
 };
 static const struct esc_param esc_sync_job_post_body[] = {
   { "id", ESC_STRING, ESC_PARSER_REQUIRED | ESC_NOT_EMPTY, NULL, NULL,
-    "[id] of the connector cannot be null or empty." },
-  ENUM("job_type", esc_job_types),
-  ENUM("trigger_method", esc_trigger_methods),
+    "[id] of the connector cannot be null or empty" },
+  /* ES falls back to full / on_demand for unknown values: no enumeration */
+  OPT("job_type", ESC_STRING),
+  OPT("trigger_method", ESC_STRING),
   END
 };
 static const struct esc_param esc_sync_job_stats_body[] = {

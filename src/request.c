@@ -120,7 +120,17 @@ static int esc_body_value_ok(lua_State *L, int idx, const struct esc_param *p)
       return strcmp(s, "true") == 0 || strcmp(s, "false") == 0;
     }
     return t == LUA_TBOOLEAN;
-  case ESC_INTEGER: return esc_isintegral(L, idx);
+  case ESC_INTEGER: /* ES's parser also takes numbers in strings */
+    if (t == LUA_TSTRING) {
+      const char *s = lua_tostring(L, idx), *d = s + (*s == '-');
+      if (!*d)
+        return 0;
+      for (; *d; d++)
+        if (*d < '0' || *d > '9')
+          return 0;
+      return 1;
+    }
+    return t == LUA_TNUMBER;
   case ESC_NUMBER: return t == LUA_TNUMBER;
   case ESC_OBJECT: return strcmp(token, "START_OBJECT") == 0;
   case ESC_ARRAY:
@@ -572,8 +582,7 @@ static int esc_parse_body(lua_State *L, const struct esc_endpoint *ep,
       for (c = p->choices; *c && strcmp(*c, v) != 0; c++)
         ;
       if (!*c) {
-        lua_pushfstring(L, "[%s] failed to parse field [%s]: unknown value [%s]",
-                        ep->parser, p->name, v);
+        lua_pushfstring(L, "[%s] failed to parse field [%s]", ep->parser, p->name);
         esc_push_validation_error(L, "x_content_parse_exception");
         return -1;
       }

@@ -69,6 +69,20 @@ function M.document_missing(id, index, index_uuid)
   })
 end
 
+-- IndexNotFoundException, with the metadata ES renders for it.
+function M.index_not_found(index)
+  return M.new("index_not_found_exception", "no such index [" .. index .. "]", {
+    es = true, status = 404,
+    metadata = { { "resource.type", "index_or_alias" }, { "resource.id", index }, { "index_uuid", "_na_" },
+                 { "index", index } },
+  })
+end
+
+-- A status_exception caused by a plain Java exception (state transitions).
+function M.status_with_cause(reason, cause_type)
+  return M.new("status_exception", reason, { es = true, status = 400, cause = M.new(cause_type, reason) })
+end
+
 -- Rendering ---------------------------------------------------------------
 
 local function header_value(values)

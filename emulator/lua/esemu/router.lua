@@ -34,10 +34,14 @@ function M.compile(routes)
   local by_pattern, list = {}, {}
   for _, row in ipairs(routes) do
     local method, pattern, handler = row[1], row[2], row[3]
+    -- a fallback row (DELETE /{index}) answers only its own method and
+    -- adds nothing to the 405 lists of the paths it would shadow: the
+    -- emulator has no other /{index} API
+    if row.fallback then pattern = pattern .. " fallback" end
     local entry = by_pattern[pattern]
     if not entry then
       local segs, nwild, first_wild = {}, 0, math.huge
-      for i, seg in ipairs(util.split_path(pattern)) do
+      for i, seg in ipairs(util.split_path(row[2])) do
         local name = seg:match("^{(.+)}$")
         if name then
           segs[i] = { param = name }
@@ -47,7 +51,8 @@ function M.compile(routes)
           segs[i] = { lit = seg }
         end
       end
-      entry = { pattern = pattern, segs = segs, nwild = nwild, first_wild = first_wild, methods = {} }
+      entry = { pattern = pattern, segs = segs, nwild = nwild, first_wild = first_wild, methods = {},
+                fallback = row.fallback == true }
       by_pattern[pattern] = entry
       list[#list + 1] = entry
     end
@@ -56,6 +61,7 @@ function M.compile(routes)
   end
   -- explicit segments win over wildcards, earlier literals over later ones
   table.sort(list, function(a, b)
+    if a.fallback ~= b.fallback then return b.fallback end
     if a.nwild ~= b.nwild then return a.nwild < b.nwild end
     if a.first_wild ~= b.first_wild then return a.first_wild > b.first_wild end
     return a.pattern < b.pattern
@@ -86,7 +92,7 @@ function M.match(method, raw_path)
         if not found and entry.methods[method] then
           found, found_params = entry.methods[method], params
         end
-        for m in pairs(entry.methods) do
+        for m in pairs(entry.fallback and {} or entry.methods) do
           if not seen[m] then
             seen[m] = true
             allowed[#allowed + 1] = m
@@ -181,8 +187,9 @@ function M.dispatch()
     if msgs and #msgs > 0 then error(errors.validation(msgs), 0) end
   end
 
-  -- 7. authorize
-  auth.authorize(req.principal, handler.action, req)
+  -- 7. authorize (authz(r, req) adds what some checks need: own API keys,
+  -- the indices of an index action)
+  auth.authorize(req.principal, handler.action, handler.authz and handler.authz(r, req) or {})
 
   -- 8. execute
   local status, body, headers = handler.execute(r, req)

@@ -41,6 +41,7 @@ function M.put(index, id, source)
   local existed = dict():get(k) ~= nil
   local seq = assert(ngx.shared.esemu_meta:incr("seq", 1, 0))
   assert(dict():set(k, seq .. "\n" .. json.encode(source)))
+  ngx.shared.esemu_meta:set("index_exists:" .. index, true)
   return existed and "updated" or "created"
 end
 
@@ -68,6 +69,12 @@ function M.all(index)
   end
   table.sort(out, function(a, b) return a.seq < b.seq end)
   return out
+end
+
+-- exists(index): ES creates an index on its first write; until then some
+-- APIs answer index_not_found_exception instead of a missing document.
+function M.exists(index)
+  return ngx.shared.esemu_meta:get("index_exists:" .. index) == true
 end
 
 -- Index uuids are made up once per start (init) and stay stable.

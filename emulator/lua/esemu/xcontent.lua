@@ -485,7 +485,14 @@ local supported = {
   boolean = { VALUE_BOOLEAN = true, VALUE_STRING = true },
   boolean_or_null = { VALUE_BOOLEAN = true, VALUE_STRING = true, VALUE_NULL = true },
   int = { VALUE_NUMBER = true, VALUE_STRING = true },
+  long = { VALUE_NUMBER = true, VALUE_STRING = true },
   object = { START_OBJECT = true },
+  -- declareObjectArray: a single object counts as an array of one
+  object_array = { START_OBJECT = true, START_ARRAY = true },
+  object_or_string = { START_OBJECT = true, VALUE_STRING = true },
+  value = { VALUE_STRING = true, VALUE_NUMBER = true, VALUE_BOOLEAN = true },
+  value_object_array = { START_OBJECT = true, START_ARRAY = true, VALUE_STRING = true, VALUE_NUMBER = true,
+                         VALUE_BOOLEAN = true },
   object_or_null = { START_OBJECT = true, VALUE_NULL = true },
   string_array = { START_ARRAY = true, VALUE_STRING = true },
   any = { START_OBJECT = true, START_ARRAY = true, VALUE_STRING = true, VALUE_NUMBER = true,
@@ -517,9 +524,25 @@ end
 function readers.int(p)
   local v = p.token == "VALUE_NUMBER" and p.value or tonumber(p:text())
   if not v then
-    error(errors.illegal_argument("For input string: \"" .. p:text() .. "\""), 0)
+    error(errors.new("number_format_exception", "For input string: \"" .. p:text() .. "\""), 0)
   end
   return v >= 0 and math.floor(v) or math.ceil(v)
+end
+readers.long = readers.int
+readers.value = function(p) return p:read_value() end
+readers.object_or_string = function(p) return p:read_value() end
+readers.value_object_array = function(p) return p:read_value() end
+-- Elements must be objects (ObjectParser parses each with the object's parser).
+function readers.object_array(p)
+  if p.token == "START_OBJECT" then return json.arr({ p:read_value() }) end
+  local a = json.arr()
+  while p:next_token() ~= "END_ARRAY" do
+    if p.token ~= "START_OBJECT" then
+      error(M.parse_error(p.tline, p.tcol, "Expected START_OBJECT but was " .. p.token), 0)
+    end
+    a[#a + 1] = p:read_value()
+  end
+  return a
 end
 function readers.object(p) return p:read_value() end
 readers.object_or_null = function(p)
@@ -543,15 +566,24 @@ end
 local OP = {}
 OP.__index = OP
 
--- object_parser(name, fields): fields is a list of {name, type[, reader]};
--- reader(p) replaces the default reader of the type.
+-- object_parser(name, fields): fields is a list of {name, type[, reader],
+-- required = true}; reader(p) replaces the default reader of the type.
+-- Required fields make it a ConstructingObjectParser: once the object is
+-- read, missing ones give "Required [a, b]" (a null value counts as given).
 function M.object_parser(name, fields)
-  local by_name, names = {}, {}
+  local by_name, names, required = {}, {}, {}
   for _, f in ipairs(fields) do
     by_name[f[1]] = f
     names[#names + 1] = f[1]
+    if f.required then required[#required + 1] = f[1] end
   end
-  return setmetatable({ name = name, by_name = by_name, names = names }, OP)
+  return setmetatable({ name = name, by_name = by_name, names = names, required = required }, OP)
+end
+
+-- nested(op): a reader that parses the current object with another parser
+-- (an error inside becomes "[outer] failed to parse field [f]", as in ES).
+function M.nested(op)
+  return function(p) return (op:parse(p)) end
 end
 
 -- parse(p): reads one object; returns a table of the fields present (null
@@ -590,6 +622,13 @@ function OP:parse(p)
       out[fname] = v
       present[fname] = true
     end
+  end
+  local missing = {}
+  for _, name in ipairs(self.required) do
+    if not present[name] then missing[#missing + 1] = name end
+  end
+  if #missing > 0 then
+    error(errors.illegal_argument("Required [" .. table.concat(missing, ", ") .. "]"), 0)
   end
   return out, present
 end

@@ -306,25 +306,66 @@ M.delete = {
 
 -- Partial document updates (UpdateRequest with a doc, no upsert) -----------------------
 
+-- merge(source, doc): XContentHelper.update, as a partial-document update
+-- applies it: objects merge recursively, anything else is replaced.
+-- Returns whether something changed (detect_noop).
+function M.merge(source, doc)
+  local changed = false
+  for k, v in json.opairs(doc) do
+    local old = source[k]
+    if json.is_obj(old) and json.is_obj(v) then
+      if M.merge(old, v) then changed = true end
+    elseif old == nil or not json.equal(old, v) then
+      source[k] = json.copy(v)
+      changed = true
+    end
+  end
+  return changed
+end
+
+-- update_doc(index, id, doc, missing[, now]): a partial-document update of
+-- one document; "updated" or "noop"; missing() raises when it is absent.
+-- now: the doc carries Instant.now(), which has microseconds in ES, so it
+-- never equals what is stored (this clock has milliseconds): never a noop.
+function M.update_doc(index, id, doc, missing, now)
+  local source = store.get(index, id)
+  if not source then missing() end
+  if not M.merge(source, doc) and not now then return "noop" end
+  store.put(index, id, source)
+  return "updated"
+end
+
 -- update_fields(id, fields, names): merge the non-nil fields; "updated" or
 -- "noop" (detect_noop); 404 document_missing_exception when absent.  A
 -- soft-deleted connector is updated all the same (no prior GET).
 function M.update_fields(id, fields, names)
+  local doc = json.obj()
+  for _, name in ipairs(names) do
+    if fields[name] ~= nil then doc[name] = fields[name] end
+  end
+  return M.update_connector(id, doc)
+end
+
+-- update_connector(id, doc[, now]): a partial update of a connector document.
+function M.update_connector(id, doc, now)
+  check_id_length(id)
+  return M.update_doc(CONNECTORS, id, doc, function()
+    error(errors.document_missing(id, CONNECTORS, store.index_uuid(CONNECTORS)), 0)
+  end, now)
+end
+
+-- live(id): the connector as ConnectorIndexService.getConnector(id, false)
+-- sees it: 404 "connector [id] not found" when absent or soft-deleted.
+function M.live(id)
   check_id_length(id)
   local source = store.get(CONNECTORS, id)
-  if not source then error(errors.document_missing(id, CONNECTORS, store.index_uuid(CONNECTORS)), 0) end
-  local changed = false
-  for _, name in ipairs(names) do
-    local v = fields[name]
-    if v ~= nil and not json.equal(source[name], v) then
-      source[name] = v
-      changed = true
-    end
-  end
-  if not changed then return "noop" end
-  store.put(CONNECTORS, id, source)
-  return "updated"
+  if not source or source.deleted == true then error(not_found(id), 0) end
+  return source
 end
+
+M.not_found = not_found
+M.empty = empty
+M.MANAGED_PREFIX = MANAGED_PREFIX
 
 -- PUT /_connector/{id}/_api_key_id -------------------------------------------------------
 
