@@ -25,6 +25,38 @@ describe("esconnector.new", function()
     assert.is_false(pcall(esconnector.new, { hosts = "http://x", headers = { ["X-A"] = "a\r\nX-B: b" } }))
   end)
 
+  it("decodes a cloud_id to its Elasticsearch URL as the official clients do", function()
+    local core = require "esconnector.core"
+    local function url_of(host_part)
+      return tostring(esconnector.new{ cloud_id = "my-deployment:" .. core.base64(host_part) })
+    end
+    assert.are.equal("esconnector.client (https://abc123.us-east-1.aws.found.io)",
+      url_of("us-east-1.aws.found.io$abc123$kib456"))
+    assert.are.equal("esconnector.client (https://abc123.us-east-1.aws.found.io)",
+      url_of("us-east-1.aws.found.io:443$abc123$kib456"))
+    assert.are.equal("esconnector.client (https://abc123.example.com:9243)",
+      url_of("example.com:9243$abc123"))
+    assert.is_false(pcall(esconnector.new, { cloud_id = "nonsense" }))
+    assert.is_false(pcall(esconnector.new, { cloud_id = "x:" .. core.base64("only-host") }))
+    assert.is_false(pcall(esconnector.new, { cloud_id = "x:" .. core.base64("h$i"), hosts = "http://a:9200" }))
+  end)
+
+  it("sends its headers, per-call headers and the opaque id, and shows them to observers", function()
+    local seen
+    local client = esconnector.new{ hosts = "http://127.0.0.1:1", max_retries = 0, api_key = "SECRET",
+      headers = { ["X-Team"] = "search" }, on_request = function(e) seen = e.headers end }
+    client:info(nil, { opaque_id = "job-42", headers = { ["X-Call"] = "1" } })
+    local all = table.concat(seen, "\n")
+    assert.matches("X%-Team: search", all)
+    assert.matches("X%-Call: 1", all)
+    assert.matches("X%-Opaque%-Id: job%-42", all)
+    assert.matches("Accept: application/vnd.elasticsearch%+json; compatible%-with=8", all)
+    assert.matches("User%-Agent: esconnector/", all)
+    assert.matches("Authorization: %[redacted%]", all)
+    assert.is_false(pcall(client.info, client, nil, { opaque_id = "a\r\nX-Evil: 1" }))
+    client:close()
+  end)
+
   it("builds namespaces from the catalog", function()
     local client = esconnector.new{ hosts = "http://127.0.0.1:9200" }
     assert.is_function(client.connector.update_api_key_id)
