@@ -6,90 +6,10 @@
 
 local cjson = require("cjson").new()
 
-local function script_dir()
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  return src:match("^(.*)/[^/]*$") or "."
-end
-local ROOT = script_dir() .. "/.."
-local ESEMU = ROOT .. "/emulator/esemu"
-
-local function q(s) -- shell quoting
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
--- sh(cmd): stdout and exit code (io.popen's close gives no code on 5.1).
-local function sh(cmd)
-  local p = assert(io.popen("(" .. cmd .. "); echo \"<rc=$?>\""))
-  local out = p:read("*a")
-  p:close()
-  local body, rc = out:match("^(.*)<rc=(%d+)>%s*$")
-  return body, tonumber(rc)
-end
-
-local TMP = (sh("mktemp -d")):gsub("%s+$", "")
-
--- curl(url, opts) -> {rc (curl's exit code), status, headers (lower-case
--- name -> list), body, json, time (s)}.  opts: method, body, headers (list
--- of "Name: value"), cacert, args (extra curl arguments), gzip (send the
--- body gzip-compressed).
-local function curl(url, opts)
-  opts = opts or {}
-  local hfile, bfile, ofile = TMP .. "/headers", TMP .. "/request-body", TMP .. "/response-body"
-  os.remove(hfile)
-  os.remove(ofile)
-  local args = { "curl", "-s", "-g", "--max-time", "10", "-D", q(hfile), "-o", q(ofile),
-                 "-w", q("%{http_code} %{time_total}") }
-  if opts.method then args[#args + 1] = "-X " .. q(opts.method) end
-  for _, h in ipairs(opts.headers or {}) do args[#args + 1] = "-H " .. q(h) end
-  if opts.body then
-    write_file(bfile, opts.body)
-    if opts.gzip then
-      assert(os.execute("gzip -c " .. q(bfile) .. " > " .. q(bfile .. ".gz")))
-      bfile = bfile .. ".gz"
-      args[#args + 1] = "-H 'Content-Encoding: gzip'"
-    end
-    args[#args + 1] = "--data-binary @" .. q(bfile)
-    args[#args + 1] = "-H 'Content-Type: application/json'"
-  end
-  if opts.cacert then args[#args + 1] = "--cacert " .. q(opts.cacert) end
-  if opts.args then args[#args + 1] = opts.args end
-  args[#args + 1] = q(url)
-  local out, rc = sh(table.concat(args, " "))
-  local code, time = out:match("(%d+) ([%d.]+)%s*$")
-  local res = { rc = rc, status = tonumber(code), time = tonumber(time), headers = {},
-                body = read_file(ofile) or "" }
-  local raw = (read_file(hfile) or ""):gsub("\r", "")
-  for line in raw:gmatch("[^\n]+") do
-    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-    if name then
-      name = name:lower()
-      res.headers[name] = res.headers[name] or {}
-      table.insert(res.headers[name], value)
-    end
-  end
-  local ok, decoded = pcall(cjson.decode, res.body)
-  if ok then res.json = decoded end
-  return res
-end
-
-local function header(res, name)
-  local v = res.headers[name:lower()]
-  return v and v[1]
-end
+local support = require "spec.support.curl"
+local ESEMU, q, read_file, sh = support.ESEMU, support.q, support.read_file, support.sh
+local curl, header = support.curl, support.header
+local TMP = support.tmpdir()
 
 -- An emulator of the spec's own: {dir, out, url, urls, control}.
 local function start(name, flags)

@@ -6,99 +6,10 @@
 -- ES_API_KEY), or starts one of its own with --auth.
 
 local cjson = require("cjson").new()
-
-local function script_dir()
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  return src:match("^(.*)/[^/]*$") or "."
-end
-local ESEMU = script_dir() .. "/../emulator/esemu"
-
-local function q(s) -- shell quoting
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
--- sh(cmd): stdout and exit code (io.popen's close gives no code on 5.1).
-local function sh(cmd)
-  local p = assert(io.popen("(" .. cmd .. "); echo \"<rc=$?>\""))
-  local out = p:read("*a")
-  p:close()
-  local body, rc = out:match("^(.*)<rc=(%d+)>%s*$")
-  return body, tonumber(rc)
-end
-
-local TMP = (sh("mktemp -d")):gsub("%s+$", "")
-
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function b64(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = a * 65536 + (b or 0) * 256 + (c or 0)
-    local k = { math.floor(n / 262144) % 64, math.floor(n / 4096) % 64, math.floor(n / 64) % 64, n % 64 }
-    out[#out + 1] = B64:sub(k[1] + 1, k[1] + 1) .. B64:sub(k[2] + 1, k[2] + 1)
-      .. (b and B64:sub(k[3] + 1, k[3] + 1) or "=") .. (c and B64:sub(k[4] + 1, k[4] + 1) or "=")
-  end
-  return table.concat(out)
-end
-
-local counter = 0
-math.randomseed(os.time())
-local RUN = ("%d%d"):format(os.time() % 100000, math.random(1000, 9999))
-local function unique(prefix)
-  counter = counter + 1
-  return ("%s-%s-%d"):format(prefix, RUN, counter)
-end
-
--- http(base, method, path, opts) -> {status, headers, body, json}.  opts:
--- body (a string, or a table encoded as JSON), auth (an Authorization value,
--- false for none; default: the admin's).
-local default_auth
-local function http(base, method, path, opts)
-  opts = opts or {}
-  local hfile, bfile, ofile = TMP .. "/headers", TMP .. "/request-body", TMP .. "/response-body"
-  os.remove(hfile)
-  os.remove(ofile)
-  local args = { "curl", "-s", "-g", "--path-as-is", "-D", q(hfile), "-o", q(ofile), "-w", q("%{http_code}"),
-                 "-X " .. q(method) }
-  local body = opts.body
-  if type(body) == "table" then body = cjson.encode(body) end
-  if body then
-    write_file(bfile, body)
-    args[#args + 1] = "--data-binary @" .. q(bfile)
-    args[#args + 1] = "-H " .. q("Content-Type: application/json")
-  end
-  local auth = opts.auth
-  if auth == nil then auth = default_auth end
-  if auth then args[#args + 1] = "-H " .. q("Authorization: " .. auth) end
-  args[#args + 1] = q(base .. path)
-  local out = sh(table.concat(args, " "))
-  local res = { status = tonumber(out:match("(%d+)%s*$")), headers = {}, body = read_file(ofile) or "" }
-  for line in (read_file(hfile) or ""):gsub("\r", ""):gmatch("[^\n]+") do
-    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-    if name then
-      name = name:lower()
-      res.headers[name] = res.headers[name] or {}
-      table.insert(res.headers[name], value)
-    end
-  end
-  local ok, decoded = pcall(cjson.decode, res.body)
-  if ok then res.json = decoded end
-  return res
-end
+local curl = require "spec.support.curl"
+local ESEMU, q, read_file, sh = curl.ESEMU, curl.q, curl.read_file, curl.sh
+local b64, unique, http = curl.b64, curl.unique, curl.http
+local RUN, TMP = curl.RUN, curl.tmpdir()
 
 -- Assertions on ES error bodies; returns the error object.
 local function assert_error(res, status, etype, reason)
@@ -163,7 +74,7 @@ describe("emulator surface #subprocess", function()
     base = base:gsub("/+$", "")
     basic = "Basic " .. b64(username .. ":" .. password)
     apikey = key and key ~= "" and ("ApiKey " .. key) or nil
-    default_auth = basic
+    curl.set_default_auth(basic)
   end)
 
   lazy_teardown(function()
