@@ -324,6 +324,14 @@ describe("emulator cluster #subprocess", function()
         assert.are.equal("x_content_parse_exception", res.json.error.type)
       end)
 
+      it("compresses responses only for a client that accepts gzip, as ES does", function()
+        local res = curl(cluster.urls[1] .. "/", { headers = { "Accept-Encoding: gzip" } })
+        assert.are.equal("gzip", support.header(res, "content-encoding"))
+        res = curl(cluster.urls[1] .. "/")
+        assert.is_nil(support.header(res, "content-encoding"))
+        assert.are.equal("esemu", res.json.cluster_name)
+      end)
+
       it("closes the connection on a body that does not inflate", function()
         local res = curl(cluster.urls[1] .. "/_connector/bad-gzip",
           { method = "PUT", body = "{}", headers = { "Content-Encoding: gzip" } })
