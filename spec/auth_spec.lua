@@ -35,7 +35,7 @@ describe("authentication", function()
   end)
 
   it("works with the API key as { id, api_key }", function()
-    local decoded = env.base64_decode(env.api_key)
+    local decoded = require("esconnector.core").base64_decode(env.api_key)
     local id, key = decoded:match("^([^:]+):(.+)$")
     assert(info_with{ hosts = { env.url }, api_key = { id = id, api_key = key }, ca_file = env.ca_file })
   end)

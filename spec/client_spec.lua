@@ -15,6 +15,20 @@ describe("esconnector.new", function()
     assert.matches("request_timeout_ms' must be a number", msg)
   end)
 
+  it("raises on numbers out of range, naming the option", function()
+    for _, options in ipairs({ { request_timeout_ms = 0 }, { connect_timeout_ms = -5 }, { max_retries = -1 },
+                               { max_response_bytes = 0 }, { compatible_with = 7 } }) do
+      local ok, msg = pcall(esconnector.new, options)
+      assert.is_false(ok)
+      assert.matches(next(options), msg, 1, true)
+    end
+    local client = esconnector.new{ hosts = "http://127.0.0.1:1", max_retries = 0 }
+    local ok, msg = pcall(client.info, client, nil, { deadline_ms = 0 })
+    assert.is_false(ok)
+    assert.matches("deadline_ms' must be above 0", msg, 1, true)
+    client:close()
+  end)
+
   it("raises on a host that is not an http(s) URL", function()
     assert.is_false(pcall(esconnector.new, { hosts = { "es1:9200" } }))
     assert.is_false(pcall(esconnector.new, { hosts = { "ftp://es1" } }))

@@ -97,13 +97,8 @@ static void esc_curl_release(struct esc_curl *c)
   esc_buf_free(&c->head);
 }
 
+/* __gc and handle:close() */
 static int esc_curl_gc(lua_State *L)
-{
-  esc_curl_release(luaL_checkudata(L, 1, ESC_CURL_MT));
-  return 0;
-}
-
-static int esc_curl_close(lua_State *L)
 {
   esc_curl_release(luaL_checkudata(L, 1, ESC_CURL_MT));
   return 0;
@@ -369,7 +364,7 @@ static void esc_register_curl(lua_State *L)
 {
   static const luaL_Reg methods[] = {
     { "perform", esc_curl_perform },
-    { "close", esc_curl_close },
+    { "close", esc_curl_gc }, /* both release everything, once */
     { NULL, NULL }
   };
   if (luaL_newmetatable(L, ESC_CURL_MT)) {

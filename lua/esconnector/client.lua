@@ -100,6 +100,14 @@ local function type_matches(value, spec)
   return false
 end
 
+-- Numbers that must be above zero (libcurl reads a 0 timeout as "none"),
+-- and those that may be zero.
+local POSITIVE = {
+  connect_timeout_ms = true, request_timeout_ms = true, deadline_ms = true, max_response_bytes = true,
+  resurrect_ms = true, max_resurrect_ms = true, sniff_interval_ms = true,
+}
+local NON_NEGATIVE = { max_retries = true, retry_backoff_ms = true, max_retry_backoff_ms = true }
+
 -- Raises (at the caller's caller) for an unknown or ill-typed option.
 local function check_options(options, types, what)
   for key, value in pairs(options) do
@@ -112,6 +120,14 @@ local function check_options(options, types, what)
       error(("esconnector: %s '%s' must be a %s, got a %s"):format(
         what, key, spec:gsub("|", " or "), type(value)), 3)
     end
+    -- "not (v > 0)" rather than "v <= 0": NaN must be refused too
+    if (POSITIVE[key] and not (value > 0)) or (NON_NEGATIVE[key] and not (value >= 0)) then -- luacheck: ignore 581
+      error(("esconnector: %s '%s' must be %s, got %s"):format(
+        what, key, POSITIVE[key] and "above 0" or "0 or more", tostring(value)), 3)
+    end
+  end
+  if options.compatible_with and options.compatible_with ~= 8 and options.compatible_with ~= 9 then
+    error(("esconnector: compatible_with must be 8 or 9, got %s"):format(tostring(options.compatible_with)), 3)
   end
 end
 
@@ -260,31 +276,33 @@ Namespace.__index = function(ns, key)
   return ns._methods[key]
 end
 
--- Builds client.<namespace>:<method> for every catalog row.
+-- The methods of every namespace, built once from the catalog: a method
+-- finds its client through the namespace table it is called on.
+local METHODS = {}
+for _, row in ipairs(core.catalog()) do
+  local ns, method = row.name:match("^([%w_]+)%.([%w_]+)$")
+  local api = row.name
+  local call = function(namespace_or_client, params, call_options)
+    local c = namespace_or_client._client or namespace_or_client
+    return c:request(api, params, call_options)
+  end
+  if ns then
+    METHODS[ns] = METHODS[ns] or {}
+    METHODS[ns][method] = call
+  else
+    Client[api] = call -- top level: client:info()
+  end
+end
+-- The older connector_secret.* names: connector_secret:get == connector:secret_get.
+METHODS.connector_secret = {}
+for method, call in pairs(METHODS.connector) do
+  local short = method:match("^secret_(.+)$")
+  if short then METHODS.connector_secret[short] = call end
+end
+
 local function build_namespaces(self)
-  local methods = {}
-  for _, row in ipairs(core.catalog()) do
-    local ns, method = row.name:match("^([%w_]+)%.([%w_]+)$")
-    local api = row.name
-    local call = function(namespace_or_client, params, call_options)
-      local c = namespace_or_client._client or namespace_or_client
-      return c:request(api, params, call_options)
-    end
-    if ns then
-      methods[ns] = methods[ns] or {}
-      methods[ns][method] = call
-    else
-      self[api] = call -- top level: client:info()
-    end
-  end
-  -- The older connector_secret.* names: connector_secret:get == connector:secret_get.
-  methods.connector_secret = {}
-  for method, call in pairs(methods.connector or {}) do
-    local short = method:match("^secret_(.+)$")
-    if short then methods.connector_secret[short] = call end
-  end
-  for ns, ms in pairs(methods) do
-    self[ns] = setmetatable({ _client = self, _methods = ms }, Namespace)
+  for ns, methods in pairs(METHODS) do
+    self[ns] = setmetatable({ _client = self, _methods = methods }, Namespace)
   end
 end
 
@@ -457,9 +475,10 @@ end
 -- retried, all within one deadline.
 function Client:send(api, prepared, headers, body, call_options)
   local transport = self.transport
-  if self.sniff_pending or (self.sniff_interval_ms and api ~= "nodes.info"
-      and transport:now_ms() - (self.last_sniff or 0) >= self.sniff_interval_ms) then
-    if api ~= "nodes.info" then self:sniff() end
+  -- (never from the sniff's own call)
+  if api ~= "nodes.info" and (self.sniff_pending or (self.sniff_interval_ms
+      and transport:now_ms() - (self.last_sniff or 0) >= self.sniff_interval_ms)) then
+    self:sniff()
   end
   local max_retries = call_options.max_retries or self.max_retries
   local retry_on_timeout = call_options.retry_on_timeout

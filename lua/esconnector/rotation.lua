@@ -112,17 +112,16 @@ function rotation.rotate(client, params)
   }
   if params.dry_run then
     report.dry_run = true
-    report.would = {
-      ("create API key [%s]"):format(name),
-      native and "store its encoded value in a new connector secret" or nil,
-      "point the connector at the new key" .. (native and " and secret" or ""),
-      "authenticate with the new key",
-      old_key and ("invalidate the old API key [%s]"):format(old_key) or nil,
-      native and old_secret and ("delete the old connector secret [%s]"):format(old_secret) or nil,
-    }
-    local compact = {}
-    for i = 1, 6 do if report.would[i] then compact[#compact + 1] = report.would[i] end end
-    report.would = compact
+    local would = {}
+    local function plan(step) would[#would + 1] = step end
+    plan(("create API key [%s]"):format(name))
+    if native then plan("store its encoded value in a new connector secret") end
+    plan("point the connector at the new key" .. (native and " and secret" or ""))
+    plan("authenticate with the new key")
+    if not native then plan("hand the key to on_key") end
+    if old_key then plan(("invalidate the old API key [%s]"):format(old_key)) end
+    if native and old_secret then plan(("delete the old connector secret [%s]"):format(old_secret)) end
+    report.would = would
     return report
   end
 

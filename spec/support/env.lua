@@ -48,21 +48,6 @@ function env.unique(prefix)
   return ("%s-%d-%d-%d"):format(prefix, os.time(), math.random(1, 1e9), counter)
 end
 
-local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-
---- Decodes standard base64 (for splitting an encoded API key in specs).
-function env.base64_decode(s)
-  local bits = s:gsub("[^%w+/]", ""):gsub(".", function(c)
-    local n, out = B64:find(c, 1, true) - 1, ""
-    for i = 5, 0, -1 do out = out .. (math.floor(n / 2 ^ i) % 2) end
-    return out
-  end)
-  bits = bits:sub(1, #bits - #bits % 8) -- padding bits
-  return (bits:gsub("%d%d%d%d%d%d%d%d", function(byte)
-    return string.char(tonumber(byte, 2))
-  end))
-end
-
 --- The host:port of ES_URL, for specs that reach the same server by
 -- another scheme.
 function env.host_port()
