@@ -49,9 +49,11 @@ valgrind: deps build build/nodlclose.so
 check: asan valgrind
 
 # Elasticsearch YAML REST tests: make yaml-tests YAML="files or dirs" [ES_URL=...]
+# [YAML_FIXTURES=dir with roles.yml, users, run_as] [YAML_WIPE=delete]
 YAML ?= ../shared/clients-tests
+YAML_FIXTURES ?=
 yaml-tests: deps build
-	@scripts/yaml-tests $(YAML)
+	@YAML_FIXTURES="$(YAML_FIXTURES)" scripts/yaml-tests $(YAML)
 
 lint: deps
 	luacheck lua spec emulator/lua bin examples

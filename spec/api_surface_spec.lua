@@ -68,6 +68,14 @@ local CASES = {
     ok = function() assert.are.equal("You Know, for Search", ok("info", {}).tagline) end,
     bad = function() return { zzz = "1" }, unrecognized("/") end,
   },
+  ["cluster.health"] = {
+    ok = function()
+      local res = ok("cluster.health", { wait_for_status = "green", timeout = "1s" })
+      assert.are.equal("green", res.status)
+      assert.is_false(res.timed_out)
+    end,
+    bad = function() return { zzz = "1" }, unrecognized("/_cluster/health") end,
+  },
   ["connector.check_in"] = {
     ok = function() assert.are.equal("updated", ok("connector.check_in", { connector_id = connector() }).result) end,
     bad = function() return { connector_id = "" }, "action_request_validation_exception",

@@ -89,6 +89,20 @@ describe("esconnector.new", function()
     client:close()
   end)
 
+  it("accepts the older connector_sync_job names as aliases, as methods and as API names", function()
+    local client = esconnector.new{ hosts = "http://127.0.0.1:1" }
+    assert.are.equal(client.connector.sync_job_post, client.connector_sync_job.post)
+    assert.are.equal(client.connector.sync_job_get, client.connector_sync_job.get)
+    assert.is_nil(client.connector_sync_job.put)
+    local _, err = client.connector_sync_job:get{ connector_sync_job_id = "" }
+    assert.are.equal("connector.sync_job_get", err.api)
+    _, err = client:request("connector_sync_job.cancel", { connector_sync_job_id = "" })
+    assert.are.equal("connector.sync_job_cancel", err.api)
+    assert.are.equal("Validation Failed: 1: [connector_sync_job_id] of the connector sync job cannot be null or empty.;",
+      err.reason)
+    client:close()
+  end)
+
   it("raises when params is not a table", function()
     local client = esconnector.new{ hosts = "http://127.0.0.1:9200" }
     assert.has_error(function() client.connector:get("my-connector") end)

@@ -345,6 +345,23 @@ static const struct esc_param esc_indices_delete_query[] = {
   END
 };
 
+static const char *const esc_health_statuses[] = { "green", "yellow", "red", NULL };
+static const char *const esc_health_levels[] = { "cluster", "indices", "shards", NULL };
+static const struct esc_param esc_health_index[] = { OPT("index", ESC_LIST), END };
+static const struct esc_param esc_health_query[] = {
+  OPT("expand_wildcards", ESC_LIST),
+  ENUM("level", esc_health_levels),
+  OPT("local", ESC_BOOLEAN),
+  OPT("master_timeout", ESC_STRING),
+  OPT("timeout", ESC_STRING),
+  OPT("wait_for_active_shards", ESC_ANY),
+  OPT("wait_for_nodes", ESC_ANY),
+  OPT("wait_for_no_initializing_shards", ESC_BOOLEAN),
+  OPT("wait_for_no_relocating_shards", ESC_BOOLEAN),
+  ENUM("wait_for_status", esc_health_statuses),
+  END
+};
+
 /* Row builders: a bodiless call, and a call whose body has a parser. */
 #define NOBODY(name, method, path, pp, q) \
   { name, method, path, NULL, pp, q, NULL, ESC_BODY_NONE, NULL, NULL, NULL, NULL }
@@ -359,6 +376,8 @@ static const struct esc_param esc_indices_delete_query[] = {
 
 static const struct esc_endpoint esc_endpoints[] = {
   NOBODY("info", "GET", "/", esc_none, esc_none),
+  { "cluster.health", "GET", "/_cluster/health/{index}", "/_cluster/health",
+    esc_health_index, esc_health_query, NULL, ESC_BODY_NONE, NULL, NULL, NULL, NULL },
 
   /* connectors */
   NOBODY("connector.check_in", "PUT", "/_connector/{connector_id}/_check_in",

@@ -293,11 +293,14 @@ for _, row in ipairs(core.catalog()) do
     Client[api] = call -- top level: client:info()
   end
 end
--- The older connector_secret.* names: connector_secret:get == connector:secret_get.
-METHODS.connector_secret = {}
+-- The REST spec's older names: connector_secret:get == connector:secret_get,
+-- connector_sync_job:post == connector:sync_job_post.
+METHODS.connector_secret, METHODS.connector_sync_job = {}, {}
 for method, call in pairs(METHODS.connector) do
   local short = method:match("^secret_(.+)$")
   if short then METHODS.connector_secret[short] = call end
+  short = method:match("^sync_job_(.+)$")
+  if short then METHODS.connector_sync_job[short] = call end
 end
 
 local function build_namespaces(self)
@@ -422,7 +425,7 @@ end
 --- Calls one API: validates params in the C core, sends, interprets.
 -- Returns the decoded response body, or nil and an error object.
 function Client:request(api, params, call_options)
-  api = api:gsub("^connector_secret%.", "connector.secret_")
+  api = api:gsub("^connector_secret%.", "connector.secret_"):gsub("^connector_sync_job%.", "connector.sync_job_")
   if params == nil then params = {} end
   if type(params) ~= "table" then
     error(("esconnector: %s takes a table of parameters"):format(api), 3)

@@ -22,6 +22,7 @@ local loader = require "spec.yaml.loader"
 local values = require "spec.yaml.values"
 local steps = require "spec.yaml.steps"
 local regex = require "spec.yaml.regex"
+local cluster = require "spec.yaml.cluster"
 
 local runner = {}
 
@@ -30,9 +31,22 @@ local runner = {}
 runner.FEATURES = {
   headers = true, catch_unauthorized = true, contains = true, close_to = true,
   stash_in_key = true, stash_in_path = true, embedded_stash_key = true, arbitrary_key = true,
+  is_after = true, transform_and_set = true,
   -- Warnings are never checked, so tests that only allow some pass as they are.
   allowed_warnings = true, allowed_warnings_regex = true,
 }
+
+--- Named cluster features (`requires`/`skip` `cluster_features`) and the
+-- Elasticsearch version that introduced each; `gte_vX.Y.Z` (historical
+-- features) needs no row.  A name that is in neither skips the test.
+runner.CLUSTER_FEATURES = {
+  connector_soft_deletes = "9.0.0",
+}
+
+--- The REST spec's older API names, as the client takes them too.
+function runner.canonical_api(api)
+  return (api:gsub("^connector_secret%.", "connector.secret_"):gsub("^connector_sync_job%.", "connector.sync_job_"))
+end
 
 local null = values.null
 
@@ -48,6 +62,23 @@ end
 function Context:reset()
   self.stash = values.new_stash()
   self.response = nil
+end
+
+--- Notes what a successful call made, for the deletion wipe.
+function Context:record(api, params, res)
+  cluster.record(self.made, runner.canonical_api(api), params, res)
+end
+
+--- Brings the cluster back to its state before any test: wiped, with the
+-- fixtures.  Raises on failure.
+function Context:wipe()
+  if self.wipe_mode == "reset" then
+    cluster.reset_emulator(self.control_url)
+  elseif self.wipe_mode == "delete" then
+    cluster.delete_all(self.admin, self.made, self.fixtures, self.own_key_id)
+  end
+  self.made = cluster.new_record()
+  cluster.create_fixtures(self.admin, self.fixtures)
 end
 
 local function parse_version(s)
@@ -68,27 +99,56 @@ end
 -- the error when GET / fails.
 function Context:cluster_version()
   if self.version == nil then
-    local res, err = self.client:request("info", {})
+    local res, err = self.admin:request("info", {})
     local v = res and type(res.version) == "table" and parse_version(res.version.number)
     if v then self.version = v else self.version = false; self.version_error = tostring(err) end
   end
   return self.version or nil, self.version_error
 end
 
---- A context for a cluster: options are esconnector.new's.
-function runner.new_context(options)
-  local anonymous = {}
-  for k, v in pairs(options) do anonymous[k] = v end
-  anonymous.api_key, anonymous.basic_auth, anonymous.bearer_auth = nil, nil, nil
+--- A context for a cluster: options are esconnector.new's (the runner's
+-- own, admin, credentials).  setup (optional): fixtures (from
+-- cluster.load_fixtures: tests then run as its run_as user), wipe_mode
+-- ("reset", "delete" or nil for none) and control_url.
+function runner.new_context(options, setup)
+  setup = setup or {}
+  local function with_auth(auth)
+    local copy = {}
+    for k, v in pairs(options) do copy[k] = v end
+    copy.api_key, copy.basic_auth, copy.bearer_auth = nil, nil, nil
+    for k, v in pairs(auth) do copy[k] = v end
+    return copy
+  end
   local catalog = {}
   for _, row in ipairs(core.catalog()) do catalog[row.name] = true end
+  local admin = esconnector.new(options)
+  local client = admin
+  local run_as = setup.fixtures and setup.fixtures.run_as
+  if run_as then client = esconnector.new(with_auth({ basic_auth = { run_as.name, run_as.password } })) end
+  local own_key_id
+  if type(options.api_key) == "string" then
+    own_key_id = (core.base64_decode(options.api_key) or ""):match("^([^:]+):")
+  end
   local ctx = setmetatable({
-    client = esconnector.new(options),
-    anonymous = esconnector.new(anonymous),
+    admin = admin,
+    client = client,
+    anonymous = esconnector.new(with_auth({})),
     catalog = catalog,
+    fixtures = setup.fixtures,
+    wipe_mode = setup.wipe_mode,
+    control_url = setup.control_url,
+    own_key_id = own_key_id,
+    made = cluster.new_record(),
   }, Context)
   ctx:reset()
   return ctx
+end
+
+--- Closes the context's clients.
+function Context:close()
+  if self.client ~= self.admin then self.client:close() end
+  self.admin:close()
+  self.anonymous:close()
 end
 
 --- Client options from ES_URL, ES_USERNAME/ES_PASSWORD or ES_API_KEY, ES_CA_FILE.
@@ -143,6 +203,29 @@ local function in_ranges(ranges, version)
   return false
 end
 
+-- Does the cluster have every feature (all = true) or any of them?  nil
+-- and why when one cannot be checked.
+local function has_cluster_features(ctx, list, all)
+  local version, err
+  for _, name in ipairs(list_of(list)) do
+    name = tostring(name)
+    local since = name:match("^gte_v(%d+%.%d+%.%d+)$") or runner.CLUSTER_FEATURES[name]
+    if not since then return nil, ("cluster feature [%s] is unknown to this runner"):format(name) end
+    if not version then
+      version, err = ctx:cluster_version()
+      if not version then return nil, "cannot read the cluster version for cluster_features: " .. tostring(err) end
+    end
+    local has = compare_versions(version, parse_version(since)) >= 0
+    if all and not has then return false end
+    if not all and has then return true end
+  end
+  return all
+end
+
+local function version_text(v)
+  return v and table.concat(v, ".") or "?"
+end
+
 local function unsupported_features(list)
   local missing = {}
   for _, f in ipairs(list_of(list)) do
@@ -168,8 +251,12 @@ local function section_reason(ctx, kind, args)
     local why = unsupported_features(args.test_runner_features)
     if why then return with_reason(why, args) end
     if args.cluster_features ~= nil then
-      return with_reason(("requires cluster features [%s], which this runner cannot check")
-        :format(table.concat(list_of(args.cluster_features), ", ")), args)
+      local has, err = has_cluster_features(ctx, args.cluster_features, true)
+      if has == nil then return with_reason(err, args) end
+      if not has then
+        return with_reason(("requires cluster features [%s], which the cluster (version %s) lacks")
+          :format(table.concat(list_of(args.cluster_features), ", "), version_text(ctx:cluster_version())), args)
+      end
     end
     return nil
   end
@@ -187,8 +274,12 @@ local function section_reason(ctx, kind, args)
   local why = unsupported_features(args.features)
   if why then return with_reason(why, args) end
   if args.cluster_features ~= nil then
-    return with_reason(("skipped on cluster features [%s], which this runner cannot check")
-      :format(table.concat(list_of(args.cluster_features), ", ")), args)
+    local has, err = has_cluster_features(ctx, args.cluster_features, false)
+    if has == nil then return with_reason(err, args) end
+    if has then
+      return with_reason(("skipped on cluster features [%s]")
+        :format(table.concat(list_of(args.cluster_features), ", ")), args)
+    end
   end
   if args.known_issues ~= nil then return with_reason("skipped for known issues", args) end
   if args.awaits_fix ~= nil then return with_reason("awaits fix: " .. tostring(args.awaits_fix), args) end
@@ -244,7 +335,7 @@ function runner.skip_reason(ctx, setup, body, teardown)
       local kind, args = steps.parse(step)
       if kind == "do" then
         local api = steps.api_of(args)
-        if api and not ctx.catalog[api] then
+        if api and not ctx.catalog[runner.canonical_api(api)] then
           return ("API %s is outside esconnector's surface"):format(api)
         end
       end
@@ -289,6 +380,8 @@ function runner.run_test(ctx, test, setup, teardown, report)
   end
   local reason = runner.skip_reason(ctx, setup, test.steps, teardown)
   if reason then return report("skip", test.name, reason) end
+  local ok, err = pcall(ctx.wipe, ctx)
+  if not ok then return report("fail", test.name, "wiping the cluster before the test: " .. tostring(err)) end
   ctx:reset()
   local failure = run_steps(ctx, setup, "setup", false)
   if not failure then failure = run_steps(ctx, test.steps, "test", false) end
@@ -344,11 +437,29 @@ function runner.main(files, out)
     io.stderr:write("yaml-tests: ", err, "\n")
     return 2
   end
-  local ok, ctx = pcall(runner.new_context, options)
+  local setup = {}
+  local fixtures_dir = os.getenv("YAML_FIXTURES")
+  if fixtures_dir and fixtures_dir ~= "" then
+    local fixtures, why = cluster.load_fixtures(fixtures_dir)
+    if not fixtures then
+      io.stderr:write("yaml-tests: YAML_FIXTURES: ", why, "\n")
+      return 2
+    end
+    setup.fixtures = fixtures
+  end
+  local mode, control_or_why = cluster.wipe_mode()
+  if not mode then
+    io.stderr:write("yaml-tests: ", control_or_why, "\n")
+    return 2
+  end
+  setup.wipe_mode, setup.control_url = mode, control_or_why
+  local ok, ctx = pcall(runner.new_context, options, setup)
   if not ok then
     io.stderr:write("yaml-tests: cannot create the client: ", tostring(ctx), "\n")
     return 2
   end
+  out:write(("# wipe between tests: %s%s\n"):format(mode == "reset" and "emulator reset" or "deletion",
+    setup.fixtures and (", fixtures from " .. fixtures_dir) or ""))
   local counts = { pass = 0, fail = 0, skip = 0 }
   local PREFIX = { pass = "ok", fail = "not ok", skip = "skip" }
   for _, path in ipairs(files) do
@@ -360,8 +471,13 @@ function runner.main(files, out)
       out:flush()
     end)
   end
-  ctx.client:close()
-  ctx.anonymous:close()
+  -- Leave the cluster as the tests found it (a real cluster keeps no test data).
+  local wiped, why = pcall(ctx.wipe, ctx)
+  if not wiped then
+    counts.fail = counts.fail + 1
+    out:write("not ok - (cleanup): wiping the cluster after the tests: ", one_line(why), "\n")
+  end
+  ctx:close()
   out:write(("%d passed, %d failed, %d skipped\n"):format(counts.pass, counts.fail, counts.skip))
   out:flush()
   return counts.fail == 0 and 0 or 1

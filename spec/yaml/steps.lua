@@ -163,6 +163,7 @@ handlers["do"] = function(ctx, args)
   if not ok then fail(("%s raised: %s"):format(api, tostring(res))) end
   if res ~= nil then
     ctx:set_response(res)
+    if ctx.record then ctx:record(api, params, res) end
     if catch then
       fail(("expected an error (catch: %s) but %s succeeded: %s"):format(catch, api, render(res)))
     end
@@ -316,6 +317,93 @@ handlers.close_to = function(ctx, args)
         render(actual)))
     end
   end)
+end
+
+handlers.exists = function(ctx, path)
+  if type(path) ~= "string" then fail("exists needs a path") end
+  local v = ctx.stash:evaluate(ctx.response, path)
+  if v == nil or v == null then fail(("field [%s] does not exist"):format(path)) end
+end
+
+--- An ISO-8601 instant ("2024-05-01T10:00:00.123456Z", an offset instead
+-- of Z, seconds and fraction optional) as { epoch seconds, nanoseconds },
+-- or nil.
+function steps.parse_instant(s)
+  if type(s) ~= "string" then return nil end
+  local y, mo, d, h, mi, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d)(.*)$")
+  if not y then return nil end
+  local sec, frac = 0, ""
+  local sec_text, after = rest:match("^:(%d%d)(.*)$")
+  if sec_text then
+    sec, rest = tonumber(sec_text), after
+    local f, after_frac = rest:match("^[.,](%d+)(.*)$")
+    if f then frac, rest = f, after_frac end
+  end
+  local offset = 0
+  if rest == "Z" or rest == "z" then
+    offset = 0
+  else
+    local sign, oh, om = rest:match("^([+-])(%d%d):?(%d%d)$")
+    if not sign then return nil end
+    offset = (tonumber(oh) * 60 + tonumber(om)) * 60 * (sign == "-" and -1 or 1)
+  end
+  y, mo, d, h, mi = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or sec > 60 or #frac > 9 then return nil end
+  -- days from 1970-01-01 (Howard Hinnant's days_from_civil)
+  local floor = math.floor
+  local yy = mo <= 2 and y - 1 or y
+  local era = floor(yy / 400)
+  local yoe = yy - era * 400
+  local doy = floor((153 * (mo > 2 and mo - 3 or mo + 9) + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  local nanos = tonumber((frac .. "000000000"):sub(1, 9))
+  return { days * 86400 + h * 3600 + mi * 60 + sec - offset, nanos }
+end
+
+handlers.is_after = function(ctx, args)
+  each_pair(ctx, args, "is_after", function(path, actual, expected)
+    local a, e = steps.parse_instant(actual), steps.parse_instant(expected)
+    if not a then fail(("%s: %s is not an ISO-8601 instant"):format(path, render(actual))) end
+    if not e then fail(("%s: expected value %s is not an ISO-8601 instant"):format(path, render(expected))) end
+    if not (a[1] > e[1] or (a[1] == e[1] and a[2] > e[2])) then
+      fail(("%s: expected an instant after %s, got %s"):format(path, render(expected), render(actual)))
+    end
+  end)
+end
+
+-- transform_and_set functions: name -> function(ctx, arguments) -> value.
+steps.TRANSFORMS = {
+  -- base64 of the response values at the argument paths, joined with ":"
+  -- (an API key's id and api_key make its ApiKey credentials).
+  base64EncodeCredentials = function(ctx, arguments)
+    local parts = {}
+    for i, path in ipairs(arguments) do
+      local v = ctx.stash:evaluate(ctx.response, path)
+      if v == nil or v == null or type(v) == "table" then
+        fail(("#base64EncodeCredentials: no value at [%s]"):format(path))
+      end
+      parts[i] = tostring(v)
+    end
+    return require("esconnector.core").base64(table.concat(parts, ":"))
+  end,
+}
+
+handlers.transform_and_set = function(ctx, args)
+  if type(args) ~= "table" then fail("transform_and_set needs a mapping") end
+  for _, name in ipairs(loader.keys(args)) do
+    local spec = args[name]
+    local fn, list = type(spec) == "string" and spec:match("^%s*#([%w_]+)%((.*)%)%s*$")
+    if not fn then fail(("transform_and_set: [%s] is not #function(arguments)"):format(tostring(spec))) end
+    local transform = steps.TRANSFORMS[fn]
+    if not transform then fail(("transform_and_set: unsupported transformation [%s]"):format(fn)) end
+    local arguments = {}
+    for a in (list .. ","):gmatch("([^,]*),") do
+      a = a:match("^%s*(.-)%s*$")
+      if a ~= "" then arguments[#arguments + 1] = a end
+    end
+    ctx.stash:set(name, transform(ctx, arguments))
+  end
 end
 
 -- Evaluated before the test runs (see runner.lua); nothing to do here.

@@ -8,10 +8,13 @@ local secret = require "esemu.handlers.secret"
 local sync_job = require "esemu.handlers.sync_job"
 local security = require "esemu.handlers.security"
 local indices = require "esemu.handlers.indices"
+local cluster = require "esemu.handlers.cluster"
 
 return {
   { "GET", "/", info.main },
   { "HEAD", "/", info.main },
+  { "GET", "/_cluster/health", cluster.health },
+  { "GET", "/_cluster/health/{index}", cluster.health },
 
   -- nodes info (sniffing): handlers/nodes.lua
   { "GET", "/_nodes", require("esemu.handlers.nodes").info },
