@@ -218,14 +218,14 @@ teardown:
 ---
 teardown:
   - do:
-      cluster.health: {}
+      cluster.state: {}
 ---
-"needs cluster.health":
+"needs cluster.state":
   - do:
       connector.list: {}
 ]])
     assert.is_true(has_line(lines, "skip - " .. path
-      .. ": needs cluster.health: API cluster.health is outside esconnector's surface"))
+      .. ": needs cluster.state: API cluster.state is outside esconnector's surface"))
     assert.equal("0 passed, 0 failed, 1 skipped", lines[#lines])
     assert.equal(0, status)
 

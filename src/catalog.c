@@ -226,7 +226,7 @@ static const struct esc_param esc_sync_job_list_query[] = {
 static const struct esc_param esc_sync_job_post_body[] = {
   { "id", ESC_STRING, ESC_PARSER_REQUIRED | ESC_NOT_EMPTY, NULL, NULL,
     "[id] of the connector cannot be null or empty" },
-  /* ES falls back to full / on_demand for unknown values: no enumeration */
+  /* no local enumeration: the server names an unknown value in its parse error */
   OPT("job_type", ESC_STRING),
   OPT("trigger_method", ESC_STRING),
   END

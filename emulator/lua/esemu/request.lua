@@ -7,6 +7,18 @@ local errors = require "esemu.errors"
 local util = require "esemu.util"
 
 local M = {}
+
+-- tick(): the request's clock in seconds, whole milliseconds, strictly
+-- increasing across requests (ES's Instant.now() has microseconds, so two
+-- requests practically never share a timestamp; the emulator's are ms).
+function M.tick()
+  local meta = ngx.shared.esemu_meta
+  local ms = math.floor(ngx.now() * 1000)
+  local last = meta:get("last_tick_ms") or 0
+  if ms <= last then ms = last + 1 end
+  meta:set("last_tick_ms", ms)
+  return ms / 1000
+end
 local R = {}
 R.__index = R
 
@@ -124,7 +136,7 @@ function M.new()
   req.query = qpos and req.uri:sub(qpos + 1) or nil
   req.headers = ngx.req.get_headers(200)
   req.consumed = {}
-  req.now = ngx.now()
+  req.now = M.tick()
 
   local params, perr = decode_query(req.query)
   if not params then

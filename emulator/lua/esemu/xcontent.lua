@@ -570,14 +570,27 @@ OP.__index = OP
 -- required = true}; reader(p) replaces the default reader of the type.
 -- Required fields make it a ConstructingObjectParser: once the object is
 -- read, missing ones give "Required [a, b]" (a null value counts as given).
-function M.object_parser(name, fields)
+-- options.build(out): a ConstructingObjectParser's builder over all the
+-- fields; an error it raises becomes "Failed to build [name] after last
+-- required field arrived", wrapped in "[l:c] [name] failed to parse field
+-- [f]" when the last field f completed the arguments, as ES does.
+function M.object_parser(name, fields, options)
   local by_name, names, required = {}, {}, {}
   for _, f in ipairs(fields) do
     by_name[f[1]] = f
     names[#names + 1] = f[1]
     if f.required then required[#required + 1] = f[1] end
   end
-  return setmetatable({ name = name, by_name = by_name, names = names, required = required }, OP)
+  return setmetatable({ name = name, by_name = by_name, names = names, required = required,
+                        build = options and options.build }, OP)
+end
+
+-- Runs the builder; its error as ConstructingObjectParser.buildTarget reports it.
+local function build(self, out)
+  local ok, err = pcall(self.build, out)
+  if ok then return end
+  if not errors.is(err) then error(err, 0) end
+  error(M.parse_error(nil, nil, fmt("Failed to build [%s] after last required field arrived", self.name), err), 0)
 end
 
 -- nested(op): a reader that parses the current object with another parser
@@ -599,6 +612,7 @@ function OP:parse(p)
   end
   local out, present = {}, {}
   local fname, fline, fcol
+  local built, count = false, 0
   while true do
     t = p:next_token()
     if t == "END_OBJECT" then break end
@@ -620,7 +634,15 @@ function OP:parse(p)
         error(M.parse_error(p.tline, p.tcol, fmt("[%s] failed to parse field [%s]", self.name, fname), v), 0)
       end
       out[fname] = v
+      if not present[fname] then count = count + 1 end
       present[fname] = true
+      if self.build and not built and count == #self.names then
+        built = true
+        local bok, berr = pcall(build, self, out)
+        if not bok then
+          error(M.parse_error(p.tline, p.tcol, fmt("[%s] failed to parse field [%s]", self.name, fname), berr), 0)
+        end
+      end
     end
   end
   local missing = {}
@@ -630,6 +652,7 @@ function OP:parse(p)
   if #missing > 0 then
     error(errors.illegal_argument("Required [" .. table.concat(missing, ", ") .. "]"), 0)
   end
+  if self.build and not built then build(self, out) end
   return out, present
 end
 

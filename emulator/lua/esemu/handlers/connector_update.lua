@@ -4,6 +4,7 @@
 -- connector first (404 "connector [id] not found", soft-deleted included).
 
 local connector = require "esemu.handlers.connector"
+local cron = require "esemu.cron"
 local errors = require "esemu.errors"
 local json = require "esemu.json"
 local store = require "esemu.store"
@@ -393,9 +394,17 @@ end)
 
 -- PUT /_connector/{id}/_scheduling ---------------------------------------------------------
 
+-- ScheduleConfig parses the interval into a Cron, which refuses an invalid
+-- expression with an ElasticsearchParseException (400 parse_exception).
+local function cron_interval(p)
+  local text = p:text()
+  if not cron.valid(text) then error(errors.parse_exception("invalid cron expression [" .. text .. "]"), 0) end
+  return text
+end
+
 local SCHEDULE = xcontent.object_parser("schedule_config", {
   { "enabled", "boolean", required = true },
-  { "interval", "string", required = true },
+  { "interval", "string", cron_interval, required = true },
 })
 local SCHEDULING = xcontent.object_parser("connector_scheduling", {
   { "access_control", "object", xcontent.nested(SCHEDULE) },
@@ -411,7 +420,13 @@ M.update_scheduling = body_update("scheduling", {
   return connector.update_connector(r.id, obj("scheduling", obj("access_control", one(s.access_control),
     "full", one(s.full), "incremental", one(s.incremental))))
 end, function(r, msgs)
-  if r.scheduling == nil then msgs[#msgs + 1] = "[scheduling] cannot be [null]." end
+  if r.scheduling == nil then
+    msgs[#msgs + 1] = "[scheduling] cannot be [null]."
+  elseif r.scheduling.full == nil and r.scheduling.incremental == nil then
+    -- ES checks full and incremental (incremental twice, not access_control)
+    msgs[#msgs + 1] = "[scheduling] object needs to define at least one schedule type: "
+      .. "[full | incremental | access_control]"
+  end
 end)
 
 -- PUT /_connector/{id}/_service_type -------------------------------------------------------

@@ -71,25 +71,28 @@ local function assert_transition(prev, next_status)
   end
 end
 
--- ConnectorSyncJobType.fromString / TriggerMethod.fromString give null for
--- an unknown name, and the service then uses the default.
-local function lenient(values)
-  return function(p)
-    local text = p:text():lower()
-    for _, v in ipairs(values) do
-      if v == text then return v end
-    end
-    return nil
+-- ConnectorSyncJobType.fromString / ConnectorSyncJobTriggerMethod.fromString:
+-- case-insensitive, an unknown name is an illegal_argument_exception (raised
+-- from the request parser's builder).
+local function from_string(kind, values, text)
+  if text == nil then return nil end
+  local lower = text:lower()
+  for _, v in ipairs(values) do
+    if v == lower then return v end
   end
+  error(errors.illegal_argument(("Unknown %s [%s]."):format(kind, text)), 0)
 end
 
 -- POST /_connector/_sync_job -----------------------------------------------------------
 
 local POST_PARSER = xcontent.object_parser("connector_sync_job_post_request", {
   { "id", "string", required = true },
-  { "job_type", "string", lenient({ "full", "incremental", "access_control" }) },
-  { "trigger_method", "string", lenient({ "on_demand", "scheduled" }) },
-})
+  { "job_type", "string" },
+  { "trigger_method", "string" },
+}, { build = function(r)
+  r.job_type = from_string("ConnectorSyncJobType", { "full", "incremental", "access_control" }, r.job_type)
+  r.trigger_method = from_string("ConnectorSyncJobTriggerMethod", { "on_demand", "scheduled" }, r.trigger_method)
+end })
 
 M.post = {
   action = PREFIX .. "post",
@@ -147,6 +150,8 @@ local function id_handler(action, execute)
 end
 
 M.get = id_handler("get", function(r) return 200, with_id(r.id, get(r.id)) end)
+-- Reading sync jobs: read on their index is enough (auth.allowed).
+M.get.authz = function() return { read_index = JOBS } end
 
 -- DELETE /_connector/_sync_job/{id} -----------------------------------------------------
 
@@ -270,6 +275,7 @@ M.update_stats = {
 
 M.list = {
   action = PREFIX .. "list",
+  authz = function() return { read_index = JOBS } end,
   prepare = function(req)
     local r = {
       from = req:param_int("from", 0),
