@@ -121,6 +121,209 @@ describe("yaml runner: values", function()
   end)
 end)
 
+describe("yaml runner: steps and markers", function()
+  local steps = require "spec.yaml.steps"
+  local runner = require "spec.yaml.runner"
+  local core = require "esconnector.core"
+
+  -- A context with a response and a stash, as the runner makes one.
+  local function ctx_with(response)
+    local ctx = { stash = values.new_stash(), response = response }
+    ctx.stash:set("body", response)
+    return ctx
+  end
+
+  local function run_step(ctx, step)
+    local ok, err = pcall(steps.run, ctx, step)
+    if ok then return true end
+    return false, values.failure(err) or tostring(err)
+  end
+
+  it("reads ISO-8601 instants with Z, offsets and fractions", function()
+    assert.are.same({ 1704067200, 0 }, steps.parse_instant("2024-01-01T00:00:00Z"))
+    assert.are.same({ 1704067200, 123456000 }, steps.parse_instant("2024-01-01T00:00:00.123456Z"))
+    assert.are.same({ 1704067200, 0 }, steps.parse_instant("2024-01-01T01:00:00+01:00"))
+    assert.are.same({ 951782400, 0 }, steps.parse_instant("2000-02-29T00:00:00Z"))
+    assert.are.same({ -86400, 5e8 }, steps.parse_instant("1969-12-31T00:00:00.5Z"))
+    assert.is_nil(steps.parse_instant("2024-01-01"))
+    assert.is_nil(steps.parse_instant("2024-13-01T00:00:00Z"))
+    assert.is_nil(steps.parse_instant("2024-01-01T00:00:00"))
+  end)
+
+  it("is_after: passes only for a strictly later instant, comparing fractions and offsets", function()
+    local ctx = ctx_with({ last_seen = "2024-05-01T10:00:00.000002Z" })
+    ctx.stash:set("before", "2024-05-01T10:00:00.000001Z")
+    assert.is_true(run_step(ctx, { is_after = { last_seen = "$before" } }))
+    assert.is_true(run_step(ctx, { is_after = { last_seen = "2024-05-01T11:59:59+02:00" } }))
+    local ok, why = run_step(ctx, { is_after = { last_seen = "2024-05-01T10:00:00.000002Z" } })
+    assert.is_false(ok)
+    assert.matches("expected an instant after", why)
+    ok, why = run_step(ctx, { is_after = { missing = "$before" } })
+    assert.is_false(ok)
+    assert.matches("is not an ISO%-8601 instant", why)
+  end)
+
+  it("exists: fails for a missing or null field, passes for false and 0", function()
+    local ctx = ctx_with({ a = { b = false }, n = 0, z = values.null })
+    assert.is_true(run_step(ctx, { exists = "a.b" }))
+    assert.is_true(run_step(ctx, { exists = "n" }))
+    local ok, why = run_step(ctx, { exists = "z" })
+    assert.is_false(ok)
+    assert.equal("field [z] does not exist", why)
+    assert.is_false(run_step(ctx, { exists = "a.c" }))
+  end)
+
+  it("transform_and_set: #base64EncodeCredentials over nested paths into the stash", function()
+    local ctx = ctx_with({ key = { id = "my-id", api_key = "s3cret" } })
+    assert.is_true(run_step(ctx, { transform_and_set = { creds = "#base64EncodeCredentials(key.id, key.api_key)" } }))
+    assert.equal(core.base64("my-id:s3cret"), ctx.stash:get("creds"))
+    assert.equal("bXktaWQ6czNjcmV0", ctx.stash:get("creds"))
+    local ok, why = run_step(ctx, { transform_and_set = { x = "#base64EncodeCredentials(key.id,key.nope)" } })
+    assert.is_false(ok)
+    assert.matches("no value at %[key.nope%]", why)
+    ok, why = run_step(ctx, { transform_and_set = { x = "#rot13(key.id)" } })
+    assert.is_false(ok)
+    assert.matches("unsupported transformation %[rot13%]", why)
+  end)
+
+  it("match: stashed values inside regexes and strings, whole objects and null", function()
+    local ctx = ctx_with({ id = "conn-1", name = "name-conn-1", configuration = {}, index_name = nil,
+      filtering = { { domain = "DEFAULT" } } })
+    ctx.stash:set("id", "conn-1")
+    assert.is_true(run_step(ctx, { match = { name = "/^name-${id}$/" } }))
+    assert.is_false(run_step(ctx, { match = { name = "/^other-${id}$/" } }))
+    assert.is_true(run_step(ctx, { match = { name = "name-${id}" } }))
+    assert.is_true(run_step(ctx, { match = { configuration = {} } }))
+    assert.is_false(run_step(ctx, { match = { filtering = {} } }))
+    assert.is_true(run_step(ctx, { match = { index_name = values.null } }))
+    assert.is_false(run_step(ctx, { match = { id = values.null } }))
+  end)
+
+  -- A context stub for skip_reason: a cluster of the given version.
+  local function cluster_of(version)
+    local catalog = {}
+    for _, row in ipairs(core.catalog()) do catalog[row.name] = true end
+    return { catalog = catalog, cluster_version = function() return version end }
+  end
+
+  local function skip(version, section)
+    return runner.skip_reason(cluster_of(version), { section }, {}, {})
+  end
+
+  it("requires cluster_features: gte_vX.Y.Z against the cluster's version, named ones from the table", function()
+    local v91, v814 = { 9, 1, 0 }, { 8, 14, 3 }
+    assert.is_nil(skip(v91, { requires = { cluster_features = { "gte_v8.12.0" }, reason = "r" } }))
+    assert.is_nil(skip(v91, { requires = { cluster_features = "gte_v9.1.0" } }))
+    assert.equal("requires cluster features [gte_v9.1.1], which the cluster (version 9.1.0) lacks (r)",
+      skip(v91, { requires = { cluster_features = { "gte_v9.1.1" }, reason = "r" } }))
+    assert.is_nil(skip(v91, { requires = { cluster_features = { "connector_soft_deletes", "gte_v8.12.0" } } }))
+    assert.matches("^requires cluster features %[connector_soft_deletes%], which the cluster %(version 8%.14%.3%) lacks",
+      skip(v814, { requires = { cluster_features = { "connector_soft_deletes" } } }))
+    assert.equal("cluster feature [no_such_feature] is unknown to this runner",
+      skip(v91, { requires = { cluster_features = { "gte_v8.0.0", "no_such_feature" } } }))
+  end)
+
+  it("skip cluster_features: skips when the cluster has any of them", function()
+    local v91 = { 9, 1, 0 }
+    assert.equal("skipped on cluster features [gte_v99.0.0, gte_v9.0.0] (old)",
+      skip(v91, { skip = { cluster_features = { "gte_v99.0.0", "gte_v9.0.0" }, reason = "old" } }))
+    assert.is_nil(skip(v91, { skip = { cluster_features = { "gte_v9.2.0" } } }))
+  end)
+
+  it("runs tests that need is_after or transform_and_set, and the older API names", function()
+    local v91 = { 9, 1, 0 }
+    assert.is_nil(skip(v91, { requires = { test_runner_features = { "is_after", "transform_and_set" } } }))
+    assert.is_nil(skip(v91, { skip = { features = { "headers", "transform_and_set" } } }))
+    assert.equal("connector.secret_post", runner.canonical_api("connector_secret.post"))
+    assert.equal("connector.sync_job_update_stats", runner.canonical_api("connector_sync_job.update_stats"))
+    assert.equal("connector.get", runner.canonical_api("connector.get"))
+    local ctx = cluster_of(v91)
+    assert.is_nil(runner.skip_reason(ctx, {}, { { ["do"] = { ["connector_sync_job.post"] = { body = {} } } },
+      { ["do"] = { ["connector_secret.get"] = { id = "x" } } } }, {}))
+    assert.equal("API connector_sync_job.nope is outside esconnector's surface",
+      runner.skip_reason(ctx, {}, { { ["do"] = { ["connector_sync_job.nope"] = {} } } }, {}))
+  end)
+end)
+
+describe("yaml runner: fixtures and wipe", function()
+  local cluster = require "spec.yaml.cluster"
+  local dir
+
+  before_each(function()
+    local p = io.popen("mktemp -d")
+    dir = p:read("*l")
+    p:close()
+  end)
+
+  after_each(function()
+    if dir then os.execute("rm -rf '" .. dir .. "'") end
+  end)
+
+  local function write(name, text)
+    local f = assert(io.open(dir .. "/" .. name, "w"))
+    f:write(text)
+    f:close()
+  end
+
+  it("reads roles.yml, users and run_as", function()
+    write("roles.yml", "admin:\n  cluster: [ manage ]\n  indices:\n    - names: [ 'test-*' ]\n"
+      .. "      privileges: [ read ]\nempty_role: {}\n")
+    write("users", "# comment\nalice:alice-password:admin\nbob:pw:admin,superuser\n")
+    write("run_as", " alice \n")
+    local f = assert(cluster.load_fixtures(dir))
+    assert.equal("admin", f.roles[1].name)
+    assert.same({ "manage" }, { f.roles[1].descriptor.cluster[1] })
+    assert.equal("test-*", f.roles[1].descriptor.indices[1].names[1])
+    assert.is_true(values.is_array(f.roles[1].descriptor.cluster))
+    assert.equal("empty_role", f.roles[2].name)
+    assert.same({ name = "bob", password = "pw", roles = { "admin", "superuser" } }, f.users[2])
+    assert.same({ name = "alice", password = "alice-password" }, f.run_as)
+    assert.is_true(f.user_names.bob and f.role_names.admin)
+  end)
+
+  it("refuses malformed fixtures without printing passwords", function()
+    write("users", "carol-has-no-roles-secretpw\n")
+    local f, why = cluster.load_fixtures(dir)
+    assert.is_nil(f)
+    assert.matches("expected username:password:role", why)
+    assert.is_nil(why:find("secretpw", 1, true))
+    write("users", "carol:pw:r\n")
+    write("run_as", "dave\n")
+    f, why = cluster.load_fixtures(dir)
+    assert.is_nil(f)
+    assert.matches("user %[dave%] is not in", why)
+    write("run_as", "carol\n")
+    write("roles.yml", "- not\n- a mapping\n")
+    f, why = cluster.load_fixtures(dir)
+    assert.is_nil(f)
+    assert.matches("roles.yml", why)
+  end)
+
+  it("records what tests made that cannot be listed", function()
+    local made = cluster.new_record()
+    cluster.record(made, "connector.secret_put", { id = "s1" }, { result = "created" })
+    cluster.record(made, "connector.secret_post", {}, { id = "s2" })
+    cluster.record(made, "security.create_api_key", { body = {} }, { id = "k1", api_key = "x" })
+    cluster.record(made, "security.grant_api_key", { body = {} }, { id = "k2" })
+    cluster.record(made, "security.put_user", { username = "u1" }, { created = true })
+    cluster.record(made, "security.put_role", { name = "r1" }, { role = { created = true } })
+    cluster.record(made, "connector.get", { connector_id = "c" }, { id = "c" })
+    assert.same({ s1 = true, s2 = true }, made.secrets)
+    assert.same({ k1 = true, k2 = true }, made.api_keys)
+    assert.same({ u1 = true }, made.users)
+    assert.same({ r1 = true }, made.roles)
+  end)
+
+  it("wipes through the emulator's control endpoint, else by deletion", function()
+    local function env(t) return function(name) return t[name] end end
+    assert.equal("reset", cluster.wipe_mode(env{ ES_CONTROL_URL = "http://127.0.0.1:1" }))
+    assert.equal("delete", cluster.wipe_mode(env{}))
+    assert.equal("delete", cluster.wipe_mode(env{ ES_CONTROL_URL = "http://127.0.0.1:1", YAML_WIPE = "delete" }))
+    assert.is_nil(cluster.wipe_mode(env{ YAML_WIPE = "reset" }))
+    assert.is_nil(cluster.wipe_mode(env{ YAML_WIPE = "sometimes" }))
+  end)
+end)
+
 describe("yaml runner #subprocess", function()
   local url = os.getenv("ES_URL")
   if not url or url == "" then
@@ -143,12 +346,12 @@ describe("yaml runner #subprocess", function()
 
   -- Writes the YAML to a file, runs scripts/yaml-tests on it, and returns
   -- the output lines, the exit status and the file's path.
-  local function run(name, yaml)
+  local function run(name, yaml, env_prefix)
     local path = dir .. "/" .. name .. ".yml"
     local f = assert(io.open(path, "w"))
     f:write((yaml:gsub("ID", id .. "-" .. name)))
     f:close()
-    local p = io.popen("scripts/yaml-tests '" .. path .. "' 2>&1; echo \"exit=$?\"")
+    local p = io.popen((env_prefix or "") .. "scripts/yaml-tests '" .. path .. "' 2>&1; echo \"exit=$?\"")
     local lines = {}
     for line in p:lines() do lines[#lines + 1] = line end
     p:close()
@@ -302,6 +505,148 @@ requires:
   - match: { api_key_secret_id: s-search-ID }
 ]])
     assert.is_true(has_line(lines, "ok - " .. path .. ": stash"))
+    assert.equal(0, status)
+  end)
+
+  -- Fixtures: a role that may only read connectors, two users, run_as.
+  local function fixtures()
+    local fdir = dir .. "/fixtures"
+    os.execute("mkdir -p '" .. fdir .. "'")
+    local function write(name, text)
+      local f = assert(io.open(fdir .. "/" .. name, "w"))
+      f:write(text)
+      f:close()
+    end
+    write("roles.yml", "reader:\n  indices:\n    - names: [ '.elastic-connectors-v1' ]\n      privileges: [ read ]\n")
+    write("users", "yaml-admin:yaml-admin-password:superuser\nyaml-reader:yaml-reader-password:reader\n")
+    write("run_as", "yaml-admin\n")
+    return "YAML_FIXTURES='" .. fdir .. "' "
+  end
+
+  local function basic(user, password)
+    return require("esconnector.core").base64(user .. ":" .. password)
+  end
+
+  -- Two tests: the first makes a connector, a secret, an API key and a
+  -- user; the second finds none of them (the wipe ran between them).
+  local WIPE = [[
+---
+"makes things":
+  - do:
+      security.authenticate: {}
+  - match: { username: yaml-admin }
+  - do:
+      connector.put:
+        connector_id: ID
+        body: { index_name: search-ID }
+  - do:
+      connector.secret_put:
+        id: ID
+        body: { value: v }
+  - match: { result: created }
+  - do:
+      security.create_api_key:
+        body: { name: ID }
+  - set: { id: key_id }
+  - transform_and_set: { creds: "#base64EncodeCredentials(id,api_key)" }
+  - do:
+      headers: { Authorization: "ApiKey ${creds}" }
+      security.authenticate: {}
+  - match: { api_key.id: $key_id }
+  - do:
+      security.put_user:
+        username: ID-user
+        body: { password: ID-password, roles: [ reader ] }
+  - do:
+      headers: { Authorization: "Basic USER_CREDS" }
+      connector.list: {}
+  - match: { count: 1 }
+  - do:
+      catch: forbidden
+      headers: { Authorization: "Basic READER_CREDS" }
+      connector.put:
+        connector_id: ID-2
+---
+"finds nothing":
+  - do:
+      connector.list:
+        include_deleted: true
+  - match: { count: 0 }
+  - do:
+      catch: missing
+      connector.secret_get:
+        id: ID
+  - do:
+      catch: unauthorized
+      headers: { Authorization: "Basic USER_CREDS" }
+      security.authenticate: {}
+  - do:
+      security.get_api_key:
+        name: ID
+        active_only: true
+  - length: { api_keys: 0 }
+  - do:
+      headers: { Authorization: "Basic READER_CREDS" }
+      connector.list: {}
+  - match: { count: 0 }
+]]
+
+  local function wipe_yaml(name)
+    local full = id .. "-" .. name
+    return (WIPE:gsub("USER_CREDS", basic(full .. "-user", full .. "-password"))
+      :gsub("READER_CREDS", basic("yaml-reader", "yaml-reader-password")))
+  end
+
+  it("runs tests as the fixtures' run_as user and wipes between tests through the emulator's reset", function()
+    if os.getenv("ES_CONTROL_URL") == nil then
+      pending("needs the emulator's control endpoint")
+      return
+    end
+    local lines, status, path = run("wipe-reset", wipe_yaml("wipe-reset"), fixtures())
+    assert.equal("# wipe between tests: emulator reset, fixtures from " .. dir .. "/fixtures", lines[1])
+    assert.is_true(has_line(lines, "ok - " .. path .. ": makes things"))
+    assert.is_true(has_line(lines, "ok - " .. path .. ": finds nothing"))
+    assert.equal(0, status)
+  end)
+
+  it("wipes by deleting what the tests made (as against a real cluster) with YAML_WIPE=delete", function()
+    local lines, status, path = run("wipe-delete", wipe_yaml("wipe-delete"), fixtures() .. "YAML_WIPE=delete ")
+    assert.equal("# wipe between tests: deletion, fixtures from " .. dir .. "/fixtures", lines[1])
+    assert.is_true(has_line(lines, "ok - " .. path .. ": makes things"))
+    assert.is_true(has_line(lines, "ok - " .. path .. ": finds nothing"))
+    assert.equal(0, status)
+  end)
+
+  it("checks cluster_features against the cluster's version and prints every skip's reason", function()
+    local lines, status, path = run("features", [[
+---
+"new enough":
+  - requires:
+      cluster_features: [ "gte_v8.12.0", "connector_soft_deletes" ]
+      reason: Introduced in 8.12.0
+  - do:
+      connector_sync_job.list: {}
+  - match: { count: 0, results: [] }
+---
+"too new":
+  - requires:
+      cluster_features: [ "gte_v99.0.0" ]
+      reason: from the future
+  - do:
+      connector.list: {}
+---
+"unknown feature":
+  - requires:
+      cluster_features: [ "no_such_feature" ]
+  - do:
+      connector.list: {}
+]])
+    assert.is_true(has_line(lines, "ok - " .. path .. ": new enough"))
+    assert.matches("^skip %- .-: too new: requires cluster features %[gte_v99%.0%.0%], which the cluster %(version "
+      .. "[%d.]+%) lacks %(from the future%)$", lines[#lines - 2])
+    assert.is_true(has_line(lines, "skip - " .. path .. ": unknown feature: cluster feature [no_such_feature] is "
+      .. "unknown to this runner"))
+    assert.equal("1 passed, 0 failed, 2 skipped", lines[#lines])
     assert.equal(0, status)
   end)
 

@@ -393,7 +393,8 @@ handlers.transform_and_set = function(ctx, args)
   if type(args) ~= "table" then fail("transform_and_set needs a mapping") end
   for _, name in ipairs(loader.keys(args)) do
     local spec = args[name]
-    local fn, list = type(spec) == "string" and spec:match("^%s*#([%w_]+)%((.*)%)%s*$")
+    local fn, list
+    if type(spec) == "string" then fn, list = spec:match("^%s*#([%w_]+)%((.*)%)%s*$") end
     if not fn then fail(("transform_and_set: [%s] is not #function(arguments)"):format(tostring(spec))) end
     local transform = steps.TRANSFORMS[fn]
     if not transform then fail(("transform_and_set: unsupported transformation [%s]"):format(fn)) end
