@@ -98,8 +98,8 @@ describe("esconnector.new", function()
     assert.are.equal("connector.sync_job_get", err.api)
     _, err = client:request("connector_sync_job.cancel", { connector_sync_job_id = "" })
     assert.are.equal("connector.sync_job_cancel", err.api)
-    assert.are.equal("Validation Failed: 1: [connector_sync_job_id] of the connector sync job cannot be null or empty.;",
-      err.reason)
+    assert.are.equal("Validation Failed: 1: [connector_sync_job_id] of the connector sync job cannot be null "
+      .. "or empty.;", err.reason)
     client:close()
   end)
 

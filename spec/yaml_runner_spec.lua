@@ -217,8 +217,8 @@ describe("yaml runner: steps and markers", function()
     assert.equal("requires cluster features [gte_v9.1.1], which the cluster (version 9.1.0) lacks (r)",
       skip(v91, { requires = { cluster_features = { "gte_v9.1.1" }, reason = "r" } }))
     assert.is_nil(skip(v91, { requires = { cluster_features = { "connector_soft_deletes", "gte_v8.12.0" } } }))
-    assert.matches("^requires cluster features %[connector_soft_deletes%], which the cluster %(version 8%.14%.3%) lacks",
-      skip(v814, { requires = { cluster_features = { "connector_soft_deletes" } } }))
+    assert.matches("^requires cluster features %[connector_soft_deletes%], which the cluster %(version "
+      .. "8%.14%.3%) lacks", skip(v814, { requires = { cluster_features = { "connector_soft_deletes" } } }))
     assert.equal("cluster feature [no_such_feature] is unknown to this runner",
       skip(v91, { requires = { cluster_features = { "gte_v8.0.0", "no_such_feature" } } }))
   end)
@@ -315,12 +315,12 @@ describe("yaml runner: fixtures and wipe", function()
   end)
 
   it("wipes through the emulator's control endpoint, else by deletion", function()
-    local function env(t) return function(name) return t[name] end end
-    assert.equal("reset", cluster.wipe_mode(env{ ES_CONTROL_URL = "http://127.0.0.1:1" }))
-    assert.equal("delete", cluster.wipe_mode(env{}))
-    assert.equal("delete", cluster.wipe_mode(env{ ES_CONTROL_URL = "http://127.0.0.1:1", YAML_WIPE = "delete" }))
-    assert.is_nil(cluster.wipe_mode(env{ YAML_WIPE = "reset" }))
-    assert.is_nil(cluster.wipe_mode(env{ YAML_WIPE = "sometimes" }))
+    local function getenv(t) return function(name) return t[name] end end
+    assert.equal("reset", cluster.wipe_mode(getenv{ ES_CONTROL_URL = "http://127.0.0.1:1" }))
+    assert.equal("delete", cluster.wipe_mode(getenv{}))
+    assert.equal("delete", cluster.wipe_mode(getenv{ ES_CONTROL_URL = "http://127.0.0.1:1", YAML_WIPE = "delete" }))
+    assert.is_nil(cluster.wipe_mode(getenv{ YAML_WIPE = "reset" }))
+    assert.is_nil(cluster.wipe_mode(getenv{ YAML_WIPE = "sometimes" }))
   end)
 end)
 

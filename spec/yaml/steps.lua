@@ -340,9 +340,7 @@ function steps.parse_instant(s)
     if f then frac, rest = f, after_frac end
   end
   local offset = 0
-  if rest == "Z" or rest == "z" then
-    offset = 0
-  else
+  if rest ~= "Z" and rest ~= "z" then
     local sign, oh, om = rest:match("^([+-])(%d%d):?(%d%d)$")
     if not sign then return nil end
     offset = (tonumber(oh) * 60 + tonumber(om)) * 60 * (sign == "-" and -1 or 1)
