@@ -274,6 +274,47 @@ describe("emulator surface #subprocess", function()
       assert.are.same({ enabled = false, interval = "0 0 0 * * ?" }, doc.scheduling.incremental)
     end)
 
+    it("needs a full or incremental schedule, with valid cron intervals", function()
+      local id = connector()
+      local need = validation("[scheduling] object needs to define at least one schedule type: "
+        .. "[full | incremental | access_control]")
+      assert_error(req("PUT", "/_connector/" .. id .. "/_scheduling", { body = '{"scheduling":{}}' }), 400,
+        "action_request_validation_exception", need)
+      -- as in ES, access_control alone is not enough (ES checks incremental twice)
+      assert_error(req("PUT", "/_connector/" .. id .. "/_scheduling", { body =
+        '{"scheduling":{"access_control":{"enabled":true,"interval":"0 0 * * * ?"}}}' }), 400,
+        "action_request_validation_exception", need)
+      for _, interval in ipairs({ "1 0 0 * * ?", "0 0/15 8-17 ? * MON-FRI", "0 0 12 L * ?", "0 0 12 ? * 6#3",
+                                  "0 0 12 15W * ?", "0 0 0 1 JAN,JUL ? 2030", "*/5 * * * * ?" }) do
+        ok(req("PUT", "/_connector/" .. id .. "/_scheduling", { body = { scheduling = {
+          full = { enabled = true, interval = interval } } } }))
+        assert.are.equal(interval, get(id).scheduling.full.interval)
+      end
+      for _, interval in ipairs({ "61 0 0 * * ?", "0 0 0 * * *", "0 0 0 ? * ?", "0 0 24 * * ?", "0 0 0 * 13 ?",
+                                  "0 0 0 * *", "0 0 0 0 * ?", "x 0 0 * * ?", "0 0 0 * * ? 1969 1", "" }) do
+        local body = '{"scheduling":{"full":{"enabled":true,"interval":"' .. interval .. '"}}}'
+        local e = assert_error(req("PUT", "/_connector/" .. id .. "/_scheduling", { body = body }), 400,
+          "x_content_parse_exception")
+        local function reason(x) return (x.reason:gsub("^%[%d+:%d+%] ", "")) end
+        assert.are.equal("[connector_update_scheduling_request] failed to parse field [scheduling]", reason(e))
+        assert.are.equal("[connector_scheduling] failed to parse field [full]", reason(e.caused_by))
+        assert.are.equal("[schedule_config] failed to parse field [interval]", reason(e.caused_by.caused_by))
+        assert.are.same({ type = "parse_exception", reason = "invalid cron expression [" .. interval .. "]" },
+          e.caused_by.caused_by.caused_by)
+      end
+    end)
+
+    it("writes strictly increasing timestamps, even within one millisecond", function()
+      local id = connector()
+      local seen = {}
+      for i = 1, 5 do
+        ok(req("PUT", "/_connector/" .. id .. "/_check_in"))
+        seen[i] = get(id).last_seen
+        assert.matches(ISO, seen[i])
+        if i > 1 then assert.is_true(seen[i] > seen[i - 1], seen[i - 1] .. " then " .. seen[i]) end
+      end
+    end)
+
     it("changes the service type, and with it the status unless just created", function()
       local id = connector()
       ok(req("PUT", "/_connector/" .. id .. "/_service_type", { body = { service_type = "s3" } }))
@@ -363,6 +404,27 @@ describe("emulator surface #subprocess", function()
       -- the connector's sync cursor travels with new jobs
       ok(req("PUT", "/_connector/" .. cid .. "/_last_sync", { body = { sync_cursor = { page = 9 } } }))
       assert.are.same({ page = 9 }, ok(req("GET", "/_connector/_sync_job/" .. job(cid))).connector.sync_cursor)
+    end)
+
+    it("refuses an unknown job type or trigger method as the request parser's builder does", function()
+      local cid = connector({ index_name = unique("i"), service_type = "s3" })
+      local e = assert_error(req("POST", "/_connector/_sync_job", { body = '{"id":"' .. cid
+        .. '","job_type":"nope","trigger_method":"on_demand"}' }), 400, "x_content_parse_exception",
+        -- located at the value token "on_demand"
+        ("[1:%d] [connector_sync_job_post_request] failed to parse field [trigger_method]"):format(#cid + 45))
+      assert.are.same({ type = "x_content_parse_exception",
+        reason = "Failed to build [connector_sync_job_post_request] after last required field arrived",
+        caused_by = { type = "illegal_argument_exception", reason = "Unknown ConnectorSyncJobType [nope]." } },
+        e.caused_by)
+      e = assert_error(req("POST", "/_connector/_sync_job", { body = '{"id":"' .. cid
+        .. '","trigger_method":"Sometimes"}' }), 400, "x_content_parse_exception",
+        "Failed to build [connector_sync_job_post_request] after last required field arrived")
+      assert.are.same({ type = "illegal_argument_exception",
+        reason = "Unknown ConnectorSyncJobTriggerMethod [Sometimes]." }, e.caused_by)
+      -- names are case-insensitive
+      local id = job(cid, { job_type = "INCREMENTAL", trigger_method = "Scheduled" })
+      local doc = ok(req("GET", "/_connector/_sync_job/" .. id))
+      assert.are.same({ "incremental", "scheduled" }, { doc.job_type, doc.trigger_method })
     end)
 
     it("refuses jobs for missing or incomplete connectors", function()
@@ -763,6 +825,21 @@ describe("emulator surface #subprocess", function()
       ok(k("GET", "/_connector"))
       ok(k("PUT", "/_security/role/" .. unique("r"), { body = { cluster = { "all" } } }))
       ok(k("POST", "/_connector/_secret", { body = { value = "v" } }))
+    end)
+  end)
+
+  describe("GET /_cluster/health", function()
+    it("is green without shards; named indices never appear: red and timed out", function()
+      local h = ok(req("GET", "/_cluster/health?wait_for_status=yellow&timeout=1s&level=cluster"))
+      assert.are.same({ "green", false, 0, 0 }, { h.status, h.timed_out, h.active_shards, h.unassigned_shards })
+      assert.is_true(h.number_of_nodes >= 1)
+      assert.are.equal(h.number_of_nodes, h.number_of_data_nodes)
+      local res = req("GET", "/_cluster/health/" .. unique("idx"))
+      assert.are.equal(408, res.status, res.body)
+      assert.are.same({ "red", true }, { res.json.status, res.json.timed_out })
+      assert_error(req("GET", "/_cluster/health?level=nodes"), 400, "action_request_validation_exception",
+        validation("level must be one of [cluster, indices, shards] but was [nodes]"))
+      assert_error(req("GET", "/_cluster/health?zzz=1"), 400, "illegal_argument_exception")
     end)
   end)
 

@@ -517,7 +517,7 @@ requires:
       f:write(text)
       f:close()
     end
-    write("roles.yml", "reader:\n  indices:\n    - names: [ '.elastic-connectors-v1' ]\n      privileges: [ read ]\n")
+    write("roles.yml", "reader:\n  cluster: [ monitor_connector ]\n")
     write("users", "yaml-admin:yaml-admin-password:superuser\nyaml-reader:yaml-reader-password:reader\n")
     write("run_as", "yaml-admin\n")
     return "YAML_FIXTURES='" .. fdir .. "' "

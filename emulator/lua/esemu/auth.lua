@@ -371,51 +371,17 @@ local function limited_descriptors(key)
   return out
 end
 
--- The index privileges that let a role read an index's documents.
-local READ_PRIVILEGES = { read = true, all = true }
-
--- Does one of the descriptors grant reading the index?
-local function any_reads(descriptors, index)
-  for _, rd in ipairs(descriptors) do
-    for _, entry in ipairs(as_list(rd.indices or rd.index)) do
-      if type(entry) == "table" then
-        local name_ok, priv_ok = false, false
-        for _, n in ipairs(as_list(entry.names)) do
-          if type(n) == "string" and glob_match(n, index) then name_ok = true end
-        end
-        for _, pv in ipairs(as_list(entry.privileges)) do
-          if type(pv) == "string" and READ_PRIVILEGES[pv:lower()] then priv_ok = true end
-        end
-        if name_ok and priv_ok then return true end
-      end
-    end
-  end
-  return false
-end
-
--- Whether the principal's descriptors pass check (an API key: its own, if
--- any, and its owner's as recorded).
-local function passes(principal, check)
-  if principal.kind == "api_key" then
-    local own = key_descriptors(principal.key)
-    if own and not check(own) then return false end
-    local limit = limited_descriptors(principal.key)
-    if limit then return check(limit) end
-  end
-  return check((M.resolve_roles(principal.roles)))
-end
-
 -- allowed(principal, action, ctx): a user's roles decide; an API key gets
 -- what both its own role descriptors (if any) and its owner's allow.
--- ctx.read_index: the action reads that index's documents (connector and
--- sync-job get/list), which the read index privilege on it allows too.
 function M.allowed(principal, action, ctx)
   if action == "cluster:admin/xpack/security/user/authenticate" then return true end
-  if passes(principal, function(descriptors) return any_grants(descriptors, action, ctx) end) then return true end
-  if ctx.read_index then
-    return passes(principal, function(descriptors) return any_reads(descriptors, ctx.read_index) end)
+  if principal.kind == "api_key" then
+    local own = key_descriptors(principal.key)
+    if own and not any_grants(own, action, ctx) then return false end
+    local limit = limited_descriptors(principal.key)
+    if limit then return any_grants(limit, action, ctx) end
   end
-  return false
+  return any_grants((M.resolve_roles(principal.roles)), action, ctx)
 end
 
 -- The privileges ES lists as granting an action, least privileged first.

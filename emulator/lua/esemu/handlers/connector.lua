@@ -156,8 +156,6 @@ M.post = {
 
 M.get = {
   action = "cluster:admin/xpack/connector/get",
-  -- Reading connectors: read on their index is enough (auth.allowed).
-  authz = function() return { read_index = CONNECTORS } end,
   prepare = function(req)
     return { id = req:param("connector_id"), include_deleted = req:param_bool("include_deleted", false) }
   end,
@@ -208,7 +206,6 @@ end
 
 M.list = {
   action = "cluster:admin/xpack/connector/list",
-  authz = function() return { read_index = CONNECTORS } end,
   prepare = function(req)
     local r = {
       from = req:param_int("from", 0),

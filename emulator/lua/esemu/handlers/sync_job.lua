@@ -150,8 +150,6 @@ local function id_handler(action, execute)
 end
 
 M.get = id_handler("get", function(r) return 200, with_id(r.id, get(r.id)) end)
--- Reading sync jobs: read on their index is enough (auth.allowed).
-M.get.authz = function() return { read_index = JOBS } end
 
 -- DELETE /_connector/_sync_job/{id} -----------------------------------------------------
 
@@ -275,7 +273,6 @@ M.update_stats = {
 
 M.list = {
   action = PREFIX .. "list",
-  authz = function() return { read_index = JOBS } end,
   prepare = function(req)
     local r = {
       from = req:param_int("from", 0),
