@@ -627,6 +627,15 @@ requires:
   - do:
       connector_sync_job.list: {}
   - match: { count: 0, results: [] }
+  - do:
+      connector.delete:
+        connector_id: ID-missing
+        ignore: 404
+  - do:
+      ignore: [ 404 ]
+      connector.get:
+        connector_id: ID-missing
+  - match: { status: 404 }
 ---
 "too new":
   - requires:
