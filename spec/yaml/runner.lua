@@ -16,6 +16,12 @@
 -- section says so, or when it uses something this runner does not
 -- implement (warnings checks, node_selector, a regex it cannot compile...):
 -- a skip is never reported as a pass.
+--
+-- Before every test that runs (and once after the last) the cluster is
+-- wiped and the fixtures of YAML_FIXTURES are made again (cluster.lua);
+-- with fixtures, steps without an Authorization header run as their
+-- run_as user, while the wipe and the fixtures use the runner's own
+-- credentials.
 local esconnector = require "esconnector"
 local core = require "esconnector.core"
 local loader = require "spec.yaml.loader"
