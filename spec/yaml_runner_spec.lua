@@ -617,6 +617,22 @@ requires:
     assert.equal(0, status)
   end)
 
+  it("never resets an emulator that is not the cluster under test", function()
+    local yaml = [[
+---
+"lists":
+  - do:
+      connector.list: {}
+]]
+    -- nothing listens on port 1: that control endpoint serves no ES_URL
+    local lines, status = run("other-control", yaml, "ES_CONTROL_URL=http://127.0.0.1:1 ")
+    assert.equal("# wipe between tests: deletion", lines[1])
+    assert.equal(0, status)
+    lines, status = run("other-control", yaml, "ES_CONTROL_URL=http://127.0.0.1:1 YAML_WIPE=reset ")
+    assert.equal("yaml-tests: ES_CONTROL_URL is not the emulator at ES_URL", lines[#lines])
+    assert.equal(2, status)
+  end)
+
   it("checks cluster_features against the cluster's version and prints every skip's reason", function()
     local lines, status, path = run("features", [[
 ---

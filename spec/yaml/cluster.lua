@@ -133,6 +133,23 @@ local function shell_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
+--- Is the emulator behind control_url the cluster at url?  (An
+-- ES_CONTROL_URL left in the environment must never reset some other
+-- emulator while the tests run against a real cluster.)
+function cluster.control_serves(control_url, url)
+  local cmd = ("curl -sS -f %s 2>/dev/null"):format(shell_quote(control_url:gsub("/+$", "") .. "/"))
+  local p = io.popen(cmd)
+  local out = p:read("*a")
+  p:close()
+  local ok, info = pcall(require("esconnector.json").decode, out)
+  if not ok or type(info) ~= "table" or type(info.nodes) ~= "table" then return false end
+  local want = url:gsub("/+$", "")
+  for _, node in ipairs(info.nodes) do
+    if type(node) == "string" and node:gsub("/+$", "") == want then return true end
+  end
+  return false
+end
+
 --- The emulator's control reset: all data gone, bootstrap credentials back.
 function cluster.reset_emulator(control_url)
   local cmd = ("curl -sS -f -X POST %s 2>&1"):format(shell_quote(control_url:gsub("/+$", "") .. "/reset"))

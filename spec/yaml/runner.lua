@@ -458,6 +458,13 @@ function runner.main(files, out)
     io.stderr:write("yaml-tests: ", control_or_why, "\n")
     return 2
   end
+  if mode == "reset" and not cluster.control_serves(control_or_why, options.hosts[1]) then
+    if os.getenv("YAML_WIPE") == "reset" then
+      io.stderr:write("yaml-tests: ES_CONTROL_URL is not the emulator at ES_URL\n")
+      return 2
+    end
+    mode, control_or_why = "delete", nil -- ES_CONTROL_URL belongs to another cluster
+  end
   setup.wipe_mode, setup.control_url = mode, control_or_why
   local ok, ctx = pcall(runner.new_context, options, setup)
   if not ok then
