@@ -14,8 +14,6 @@ local values = require "spec.yaml.values"
 
 local cluster = {}
 
-local null = values.null
-
 -- Fixtures ---------------------------------------------------------------------
 
 local function read_file(path)
@@ -265,7 +263,5 @@ function cluster.wipe_mode(getenv)
   if control then return "reset", control end
   return "delete"
 end
-
-cluster.null = null
 
 return cluster
