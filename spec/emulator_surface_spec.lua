@@ -819,6 +819,62 @@ describe("emulator surface #subprocess", function()
       assert_error(kw("GET", "/_connector"), 403, "security_exception")
     end)
 
+    -- ES 8.13-8.x authorized these reads as index reads of the connector
+    -- indices; ES's own REST tests and fixtures still expect that (README).
+    it("lets reading a connector index read its connectors or sync jobs, and nothing more", function()
+      local cid = connector({ index_name = unique("i"), service_type = "s3" })
+      local jid = ok(req("POST", "/_connector/_sync_job", { body = { id = cid } }), 201).id
+      local function reader(indices)
+        local r = unique("idx-reader")
+        role(r, { indices = indices })
+        local name = unique("idxreader")
+        return as(user(name, "password-9", { r })), name, r
+      end
+      local function reads(u, connectors, jobs)
+        for _, path in ipairs({ "/_connector/" .. cid, "/_connector" }) do
+          assert.are.equal(connectors and 200 or 403, u("GET", path).status, path)
+        end
+        for _, path in ipairs({ "/_connector/_sync_job/" .. jid, "/_connector/_sync_job" }) do
+          assert.are.equal(jobs and 200 or 403, u("GET", path).status, path)
+        end
+      end
+
+      local u, name, r = reader({ { names = { ".elastic-connectors-v1" }, privileges = { "read" } } })
+      reads(u, true, false)
+      assert.are.equal(cid, ok(u("GET", "/_connector/" .. cid)).id)
+      -- writes stay with the cluster privileges, and so does a denial's wording
+      assert_error(u("PUT", "/_connector/" .. cid .. "/_name", { body = { name = "x" } }), 403, "security_exception")
+      assert_error(u("GET", "/_connector/_sync_job"), 403, "security_exception",
+        ("action [cluster:admin/xpack/connector/sync_job/list] is unauthorized for user [%s] with declared roles [%s] "
+          .. "(all resolved), this action is granted by the cluster privileges "
+          .. "[monitor_connector,manage_connector,manage,all]"):format(name, r))
+
+      reads(reader({ { names = { ".elastic-connectors-sync-jobs-v1" }, privileges = { "READ" } } }), false, true)
+      reads(reader({ { names = { ".elastic-connectors*" }, privileges = { "all" } } }), true, true)
+      reads(reader({ { names = { ".elastic-connectors-v1" }, privileges = { "indices:data/read/xpack/connector/*" } } }),
+        true, false)
+      -- manage, write and delete_index do not read documents; names must match
+      reads(reader({ { names = { ".elastic-connectors*" }, privileges = { "manage", "write", "delete_index" } } }),
+        false, false)
+      reads(reader({ { names = { "test-*", ".elastic-connectors-v2" }, privileges = { "read" } } }), false, false)
+
+      -- an API key: its own descriptors and its owner's must each allow it,
+      -- either through a cluster privilege or through index read
+      local mr = unique("mon-conn")
+      role(mr, { cluster = { "monitor_connector", "manage_own_api_key" } })
+      local owner = as(user(unique("keyowner"), "password-10", { mr }))
+      local key = ok(owner("POST", "/_security/api_key", { body = { name = "idx", role_descriptors = {
+        c = { indices = { { names = { ".elastic-connectors-v1" }, privileges = { "read" } } } } } } }))
+      reads(as("ApiKey " .. key.encoded), true, false)
+      local wr = unique("writer")
+      role(wr, { cluster = { "manage_own_api_key" },
+                 indices = { { names = { ".elastic-connectors-v1" }, privileges = { "write" } } } })
+      local writer = as(user(unique("keywriter"), "password-11", { wr }))
+      key = ok(writer("POST", "/_security/api_key", { body = { name = "idx", role_descriptors = {
+        c = { indices = { { names = { ".elastic-connectors-v1" }, privileges = { "read" } } } } } } }))
+      reads(as("ApiKey " .. key.encoded), false, false)
+    end)
+
     it("lets the superuser's bootstrap API key do everything", function()
       if not apikey then return end
       local k = as(apikey)

@@ -5,6 +5,7 @@
 
 local errors = require "esemu.errors"
 local json = require "esemu.json"
+local store = require "esemu.store"
 local util = require "esemu.util"
 local xcontent = require "esemu.xcontent"
 
@@ -284,9 +285,6 @@ local function cluster_grants(priv, action, ctx)
   return false
 end
 
--- Index privileges granting an index action, least privileged first.
-local INDEX_GRANTING = { ["indices:admin/delete"] = { "delete_index", "manage", "all" } }
-
 local function glob_match(pattern, s)
   local lua = "^" .. pattern:gsub("[%^%$%(%)%%%.%[%]%+%-%?]", "%%%0"):gsub("%*", ".*") .. "$"
   return s:find(lua) ~= nil
@@ -298,34 +296,75 @@ local function as_list(v)
   return {}
 end
 
+-- Index privileges that matter here, least privileged first (as a denial
+-- lists them): name and what IndexPrivilege's automaton grants of the index
+-- actions the emulator knows ("read" is indices:data/read/*).
+local INDEX = {
+  { "read", function(a) return starts(a, "indices:data/read/") end },
+  { "delete_index", function(a) return a == "indices:admin/delete" end },
+  { "manage", function(a) return starts(a, "indices:admin/") or starts(a, "indices:monitor/") end },
+  { "all", function() return true end },
+}
+local INDEX_BY_NAME = {}
+for _, row in ipairs(INDEX) do INDEX_BY_NAME[row[1]] = row[2] end
+
+-- An index privilege grants an index action: a named one, or an action
+-- pattern ("indices:data/read/*" or an action name, which means name*).
+local function index_privilege_grants(priv, action)
+  priv = priv:lower()
+  local named = INDEX_BY_NAME[priv]
+  if named then return named(action) end
+  if starts(priv, "indices:") then return starts(action, (priv:gsub("%*+$", ""))) end
+  return false
+end
+
+-- Does the role descriptor grant the index action on the index?
+local function index_grants(rd, action, index)
+  for _, entry in ipairs(as_list(rd.indices or rd.index)) do
+    if type(entry) == "table" then
+      local name_ok, priv_ok = false, false
+      for _, n in ipairs(as_list(entry.names)) do
+        if type(n) == "string" and glob_match(n, index) then name_ok = true end
+      end
+      for _, pv in ipairs(as_list(entry.privileges)) do
+        if type(pv) == "string" and index_privilege_grants(pv, action) then priv_ok = true end
+      end
+      if name_ok and priv_ok then return true end
+    end
+  end
+  return false
+end
+
+-- Cluster actions that an index privilege on one index grants as well: the
+-- connector and sync-job reads.  ES 8.13 to 8.x named them index actions
+-- (ListConnectorAction: "indices:data/read/xpack/connector/list", requests
+-- on the connector's own index), so reading that index allowed them; ES 9
+-- named them cluster:admin/xpack/connector/* for monitor_connector.  ES's
+-- own REST tests and their fixtures (index read, no connector privilege)
+-- still rely on the index grant, so either allows them (emulator/README.md).
+-- action -> { index action, index }
+local INDEX_GRANTED_CLUSTER_ACTIONS = {
+  ["cluster:admin/xpack/connector/get"] = { "indices:data/read/xpack/connector/get", store.CONNECTORS },
+  ["cluster:admin/xpack/connector/list"] = { "indices:data/read/xpack/connector/list", store.CONNECTORS },
+  ["cluster:admin/xpack/connector/sync_job/get"] =
+    { "indices:data/read/xpack/connector/sync_job/get", store.SYNC_JOBS },
+  ["cluster:admin/xpack/connector/sync_job/list"] =
+    { "indices:data/read/xpack/connector/sync_job/list", store.SYNC_JOBS },
+}
+
 -- A role descriptor grants an action (cluster, or index on every name).
 local function descriptor_grants(rd, action, ctx)
   if ctx.indices then
-    local wanted = INDEX_GRANTING[action] or { "all" }
     for _, index in ipairs(ctx.indices) do
-      local ok = false
-      for _, entry in ipairs(as_list(rd.indices or rd.index)) do
-        if type(entry) == "table" then
-          local name_ok, priv_ok = false, false
-          for _, n in ipairs(as_list(entry.names)) do
-            if type(n) == "string" and glob_match(n, index) then name_ok = true end
-          end
-          for _, pv in ipairs(as_list(entry.privileges)) do
-            for _, w in ipairs(wanted) do
-              if pv == w then priv_ok = true end
-            end
-          end
-          if name_ok and priv_ok then ok = true end
-        end
-      end
-      if not ok then return false end
+      if not index_grants(rd, action, index) then return false end
     end
     return #ctx.indices > 0
   end
   for _, priv in ipairs(as_list(rd.cluster)) do
     if type(priv) == "string" and cluster_grants(priv, action, ctx) then return true end
   end
-  return false
+  local via_index = INDEX_GRANTED_CLUSTER_ACTIONS[action]
+  return via_index ~= nil and index_grants(rd, via_index[1], via_index[2])
 end
 
 local SUPERUSER = { cluster = { "all" }, indices = { { names = { "*" }, privileges = { "all" } } } }
@@ -387,8 +426,13 @@ end
 -- The privileges ES lists as granting an action, least privileged first.
 function M.granting_privileges(action, ctx)
   ctx = ctx or {}
-  if ctx.indices then return INDEX_GRANTING[action] or { "all" } end
   local out = {}
+  if ctx.indices then
+    for _, row in ipairs(INDEX) do
+      if row[2](action) then out[#out + 1] = row[1] end
+    end
+    return out
+  end
   for _, name in ipairs(CLUSTER_ORDER) do
     if CLUSTER[name][2](action, ctx) then out[#out + 1] = name end
   end
