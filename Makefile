@@ -50,10 +50,12 @@ check: asan valgrind
 
 # Elasticsearch YAML REST tests: make yaml-tests YAML="files or dirs" [ES_URL=...]
 # [YAML_FIXTURES=dir with roles.yml, users, run_as] [YAML_WIPE=delete]
+# [YAML_EXPECTED_FAILURES=list of tests that fail on purpose, spec/yaml/expected-failures/]
 YAML ?= ../shared/clients-tests
 YAML_FIXTURES ?=
+YAML_EXPECTED_FAILURES ?=
 yaml-tests: deps build
-	@YAML_FIXTURES="$(YAML_FIXTURES)" scripts/yaml-tests $(YAML)
+	@YAML_FIXTURES="$(YAML_FIXTURES)" YAML_EXPECTED_FAILURES="$(YAML_EXPECTED_FAILURES)" scripts/yaml-tests $(YAML)
 
 lint: deps
 	luacheck lua spec emulator/lua bin examples

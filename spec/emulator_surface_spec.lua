@@ -851,8 +851,8 @@ describe("emulator surface #subprocess", function()
 
       reads(reader({ { names = { ".elastic-connectors-sync-jobs-v1" }, privileges = { "READ" } } }), false, true)
       reads(reader({ { names = { ".elastic-connectors*" }, privileges = { "all" } } }), true, true)
-      reads(reader({ { names = { ".elastic-connectors-v1" }, privileges = { "indices:data/read/xpack/connector/*" } } }),
-        true, false)
+      reads(reader({ { names = { ".elastic-connectors-v1" },
+                       privileges = { "indices:data/read/xpack/connector/*" } } }), true, false)
       -- manage, write and delete_index do not read documents; names must match
       reads(reader({ { names = { ".elastic-connectors*" }, privileges = { "manage", "write", "delete_index" } } }),
         false, false)

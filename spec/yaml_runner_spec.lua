@@ -517,7 +517,8 @@ requires:
       f:write(text)
       f:close()
     end
-    write("roles.yml", "reader:\n  cluster: [ monitor_connector ]\n")
+    -- as ES's fixtures grant it: index read on the connector index (emulator/README.md)
+    write("roles.yml", "reader:\n  indices:\n    - names: [ '.elastic-connectors-v1' ]\n      privileges: [ read ]\n")
     write("users", "yaml-admin:yaml-admin-password:superuser\nyaml-reader:yaml-reader-password:reader\n")
     write("run_as", "yaml-admin\n")
     return "YAML_FIXTURES='" .. fdir .. "' "
@@ -673,6 +674,106 @@ requires:
       .. "unknown to this runner"))
     assert.equal("1 passed, 0 failed, 2 skipped", lines[#lines])
     assert.equal(0, status)
+  end)
+
+  -- Two tests, one failing: listed (or not) as expected failures.
+  local XFAIL = [[
+---
+"fails on purpose":
+  - do:
+      connector.list: {}
+  - match: { count: 42 }
+---
+"passes":
+  - do:
+      connector.list: {}
+  - is_true: results
+]]
+
+  -- Writes a YAML_EXPECTED_FAILURES list; returns the env prefix and its path.
+  local function xfail_list(name, text)
+    local list = dir .. "/" .. name .. "-xfail-list.yml"
+    local f = assert(io.open(list, "w"))
+    f:write(text)
+    f:close()
+    return "YAML_EXPECTED_FAILURES='" .. list .. "' ", list
+  end
+
+  it("runs a listed expected failure, counting it apart with its reason, and exits 0", function()
+    local prefix = xfail_list("xfail", [[
+- file: xfail.yml
+  test: fails on purpose
+  reason: the count is never 42 (evidence here)
+  fails_with: "count: expected 42, got"
+]])
+    local lines, status, path = run("xfail", XFAIL, prefix)
+    assert.is_true(has_line(lines, "expected failure: " .. path .. ": fails on purpose: the count is never 42 "
+      .. "(evidence here) (failed: test step 2 (match count, line 5): count: expected 42, got 0)"))
+    assert.is_true(has_line(lines, "ok - " .. path .. ": passes"))
+    assert.equal("1 passed, 0 failed, 1 expected failure, 0 skipped", lines[#lines])
+    assert.equal(0, status)
+    -- without the list it is an ordinary failure, and the totals say nothing of expected failures
+    lines, status = run("xfail", XFAIL)
+    assert.is_true(has_line(lines, "not ok - " .. path .. ": fails on purpose: test step 2 (match count, line 5): "
+      .. "count: expected 42, got 0"))
+    assert.equal("1 passed, 1 failed, 0 skipped", lines[#lines])
+    assert.equal(1, status)
+  end)
+
+  it("fails the run when a listed test passes, or fails otherwise than listed", function()
+    local prefix, list = xfail_list("xpass", [[
+- file: xpass.yml
+  test: passes
+  reason: listed by mistake
+- file: xpass.yml
+  test: fails on purpose
+  reason: a different failure
+  fails_with: "expected 41"
+]])
+    local lines, status, path = run("xpass", XFAIL, prefix)
+    assert.is_true(has_line(lines, "not ok - " .. path .. ": passes: unexpectedly passed: remove it from the list ("
+      .. list .. ")"))
+    assert.is_true(has_line(lines, "not ok - " .. path .. ": fails on purpose: test step 2 (match count, line 5): "
+      .. "count: expected 42, got 0 (listed as an expected failure in " .. list .. ', but its failure lacks '
+      .. '"expected 41")'))
+    assert.equal("0 passed, 2 failed, 0 expected failures, 0 skipped", lines[#lines])
+    assert.equal(1, status)
+  end)
+
+  it("fails the run for a listed test that does not exist, and refuses a malformed list", function()
+    local prefix, list = xfail_list("xunknown", [[
+- file: xunknown.yml
+  test: fails on purpose
+  reason: as listed
+- file: xunknown.yml
+  test: no such test
+  reason: renamed since
+- file: elsewhere/other.yml
+  test: fails on purpose
+  reason: not in this run
+]])
+    local lines, status, path = run("xunknown", XFAIL, prefix)
+    assert.is_true(has_line(lines, "expected failure: " .. path .. ": fails on purpose: as listed (failed: test "
+      .. "step 2 (match count, line 5): count: expected 42, got 0)"))
+    assert.is_true(has_line(lines, "not ok - (expected failures): xunknown.yml: no such test: no such test in that "
+      .. "file (remove it from " .. list .. ")"))
+    assert.is_true(has_line(lines, "not ok - (expected failures): elsewhere/other.yml: fails on purpose: no such "
+      .. "file among the files run (" .. list .. " lists tests of a whole suite)"))
+    assert.equal("1 passed, 2 failed, 1 expected failure, 0 skipped", lines[#lines])
+    assert.equal(1, status)
+    for _, bad in ipairs({
+      { "- file: x.yml\n  test: t\n", "entry 1: [reason] must be a non-empty string" },
+      { "- file: x.yml\n  test: t\n  reason: r\n  why: w\n", "entry 1: unknown field [why]" },
+      { "- file: x.yml\n  test: t\n  reason: r\n- file: x.yml\n  test: t\n  reason: again\n",
+        "entry 2 lists x.yml: t again" },
+      { "- file: x.yml\n  test: t\n  reason: |\n    two\n    lines\n", "entry 1: [reason] must be one line" },
+      { "file: x.yml\n", "expected one list of { file, test, reason }" },
+    }) do
+      prefix, list = xfail_list("bad", bad[1])
+      lines, status = run("xunknown", XFAIL, prefix)
+      assert.equal("yaml-tests: YAML_EXPECTED_FAILURES: " .. list .. ": " .. bad[2], lines[#lines])
+      assert.equal(2, status)
+    end
   end)
 
   it("sends an empty YAML or JSON sequence as [] (an array), not {}", function()
