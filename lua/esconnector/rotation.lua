@@ -50,7 +50,7 @@ end
 -- A failed step: the underlying error, with the step and what is left.
 local function failure(step, err, undone, leftovers)
   local e = {}
-  for k, v in pairs(err) do e[k] = v end
+  for k, v in pairs(errors.fields(err)) do e[k] = v end -- an error's fields are behind its metatable
   e.step = step
   e.undone = undone
   e.leftovers = leftovers

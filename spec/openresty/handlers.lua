@@ -434,6 +434,22 @@ routes["/t/slow-call"] = function()
   reply(res ~= nil, "resty", ("slow %d ms %s"):format(now_ms() - started, res and res.framing or tostring(err)))
 end
 
+-- An error from a real call (a missing connector, 404) in every string
+-- context nginx offers: ngx.say / ngx.print take it as an array of
+-- strings, ngx.log calls __tostring, ".." calls __concat.
+routes["/t/error-strings"] = function()
+  local id = unique("error-strings")
+  local res, err = shared_client.connector:get{ connector_id = id }
+  if res then return ngx.say("unexpected: a connector ", id) end
+  ngx.log(ngx.ERR, "esconnector-error-log: ", err)
+  ngx.say("say: ", err)
+  ngx.print("print: ", err, "\n")
+  ngx.say("concat: " .. err .. " :end")
+  ngx.say("fields: ", err.kind, " ", err.status, " ", err.type, " ", err.attempts)
+  err.step = "probe" -- a write keeps the object printable
+  ngx.say({ "table: ", err })
+end
+
 routes["/t/slow-status"] = function()
   ngx.say(results:get("slow") or "none")
 end
