@@ -441,8 +441,6 @@ function Client:request(api, params, call_options)
     return nil, errors.new(err)
   end
 
-  local headers = {}
-  for i, h in ipairs(self.headers) do headers[i] = h end
   local body
   if prepared.body then
     local encode_err
@@ -451,6 +449,21 @@ function Client:request(api, params, call_options)
       return nil, errors.new{ kind = "validation", api = api,
         message = "cannot encode the body as JSON: " .. tostring(encode_err) }
     end
+  end
+  return self:send(api, prepared, self:call_headers(body, call_options), body, call_options)
+end
+
+-- The headers of one call: the client's, the body's type, the call's own
+-- (call_options.headers, then extra), the credentials; gzips the body when
+-- asked.  Returns the headers and the body to send.
+function Client:call_headers(body, call_options, extra)
+  local headers = {}
+  for i, h in ipairs(self.headers) do headers[i] = h end
+  local has_type = false
+  for name in pairs(extra or {}) do
+    if name:lower() == "content-type" then has_type = true end
+  end
+  if body and not has_type then
     headers[#headers + 1] = "Content-Type: application/vnd.elasticsearch+json; compatible-with="
       .. self.compatible_with
   end
@@ -458,17 +471,111 @@ function Client:request(api, params, call_options)
     check_header("X-Opaque-Id", call_options.opaque_id)
     headers[#headers + 1] = "X-Opaque-Id: " .. call_options.opaque_id
   end
-  for _, name in ipairs(sorted_keys(call_options.headers or {})) do
-    check_header(name, call_options.headers[name])
-    headers[#headers + 1] = name .. ": " .. call_options.headers[name]
-  end
   local auth = credentials[self]
-  if auth then headers[#headers + 1] = "Authorization: " .. auth end
-  if body and self.http_compress then
-    body = core.gzip(body)
-    headers[#headers + 1] = "Content-Encoding: gzip"
+  for _, given in ipairs{ call_options.headers or {}, extra or {} } do
+    for _, name in ipairs(sorted_keys(given)) do
+      check_header(name, given[name])
+      if name:lower() == "authorization" then auth = nil end -- the call's own replaces the client's
+      headers[#headers + 1] = name .. ": " .. given[name]
+    end
   end
-  return self:send(api, prepared, headers, body, call_options)
+  if auth then headers[#headers + 1] = "Authorization: " .. auth end
+  return headers
+end
+
+-- Body fields perform_request scrubs from errors: every secret field any
+-- catalog API has (it cannot know which API a path is).
+local ANY_SECRET_FIELDS = {}
+for _, fields in pairs(SECRET_FIELDS) do
+  for _, name in ipairs(fields) do ANY_SECRET_FIELDS[name] = true end
+end
+
+local function query_value(v)
+  if type(v) == "table" then -- a list: ES takes comma-separated values
+    local parts = {}
+    for i, item in ipairs(v) do parts[i] = tostring(item) end
+    v = table.concat(parts, ",")
+  end
+  return core.escape(tostring(v))
+end
+
+-- Like core.interpret, but a 2xx body may be any JSON value (a JSON array
+-- from _cat?format=json) or text (_cat without it): perform_request cannot
+-- know what the path answers.
+local function interpret_any(response, decode)
+  local result, err = core.interpret(response, decode)
+  if result or err.kind ~= "decode" or response.status < 200 or response.status > 299 then
+    return result, err
+  end
+  if err.message == "the response body is not a JSON object" then
+    return decode(response.body)
+  elseif tostring(err.message):find("^unexpected content%-type") then
+    return response.body
+  end
+  return nil, err
+end
+
+local PERFORM_PARAMS = { query = "table|string", body = "table|string", headers = "table" }
+
+--- Sends a request the catalog does not list: the escape hatch.
+-- It takes the same path as every API call (nodes, retries, deadline,
+-- observers, the product check, error objects, redaction of credentials and
+-- of secret body fields) but no validation: the path is sent as given.
+-- @tparam string method an HTTP method in capitals (`"GET"`, `"PUT"`, ...)
+-- @tparam string path the path, starting with `/`, already escaped (see `core.escape`)
+-- @tparam[opt] table params `query` (a table of name = value, lists joined by commas, or an
+--   encoded string), `body` (a table sent as JSON, or a string sent as it is), `headers`
+--   (a table of name = value; a `Content-Type` here replaces the JSON one)
+-- @tparam[opt] table call_options as for any API call (timeouts, deadline_ms, max_retries, opaque_id, headers)
+-- @return the decoded body (a table; for a 2xx that is not a JSON object, the JSON value or the text)
+-- @return[2] nil
+-- @return[2] an error object (`err.api` is `"perform_request"`)
+-- @raise for a bad method, path or parameter (a programmer error)
+-- @usage local stats, err = client:perform_request("GET", "/_connector/_stats")
+-- local res, err = client:perform_request("POST", "/my-index/_doc",
+--   { query = { refresh = "true" }, body = { title = "x" } })
+function Client:perform_request(method, path, params, call_options)
+  if type(method) ~= "string" or not method:match("^%u+$") then
+    error("esconnector: perform_request: method must be an HTTP method in capitals, like \"GET\"", 2)
+  end
+  if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[%s%c#]") then
+    error("esconnector: perform_request: path must start with / and hold no spaces, controls or #", 2)
+  end
+  params = params or {}
+  if type(params) ~= "table" then error("esconnector: perform_request: params must be a table", 2) end
+  check_options(params, PERFORM_PARAMS, "perform_request parameter")
+  call_options = call_options or {}
+  if type(call_options) ~= "table" then error("esconnector: call options must be a table", 2) end
+  check_options(call_options, CALL_OPTION_TYPES, "call option")
+
+  local query = params.query
+  if type(query) == "table" then
+    local parts = {}
+    for _, name in ipairs(sorted_keys(query)) do
+      parts[#parts + 1] = core.escape(tostring(name)) .. "=" .. query_value(query[name])
+    end
+    query = #parts > 0 and table.concat(parts, "&") or nil
+  elseif query == "" then
+    query = nil
+  end
+  if query and path:find("?", 1, true) then
+    error("esconnector: perform_request: give the query in the path or in params.query, not both", 2)
+  end
+  local body, secrets = params.body, {}
+  if type(body) == "table" then
+    for name in pairs(ANY_SECRET_FIELDS) do
+      if type(body[name]) == "string" and #body[name] >= 4 then secrets[#secrets + 1] = body[name] end
+    end
+    local encode_err
+    body, encode_err = json.encode(body)
+    if not body then
+      return nil, errors.new{ kind = "validation", api = "perform_request",
+        message = "cannot encode the body as JSON: " .. tostring(encode_err) }
+    end
+  end
+  local prepared = { method = method, path = path, query = query, secrets = secrets, interpret = interpret_any }
+  return self:send("perform_request", prepared, self:call_headers(body, call_options, params.headers), body,
+    call_options)
 end
 
 -- The retry loop: picks nodes, sends, interprets, retries what may be
@@ -487,7 +594,11 @@ function Client:send(api, prepared, headers, body, call_options)
   local started = transport:now_ms()
   local deadline_at = deadline_ms and started + deadline_ms
   local path = prepared.path .. (prepared.query and "?" .. prepared.query or "")
-  local secrets = request_secrets(api, prepared.body)
+  local secrets = prepared.secrets or request_secrets(api, prepared.body)
+  if body and self.http_compress then
+    body = core.gzip(body)
+    headers[#headers + 1] = "Content-Encoding: gzip"
+  end
   local history = {}
   local attempt = 0
   local function fail(err)
@@ -542,7 +653,7 @@ function Client:send(api, prepared, headers, body, call_options)
       else
         self.pool:mark_alive(node)
       end
-      local result, interpret_err = core.interpret(response, json.decode)
+      local result, interpret_err = (prepared.interpret or core.interpret)(response, json.decode)
       if result then return result end
       err, retryable = interpret_err, interpret_err.kind == "http" and self.retry_status[status] == true
     else
