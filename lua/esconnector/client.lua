@@ -339,6 +339,10 @@ function client.new(options)
   self.pool = pool.new(nodes, { resurrect_ms = self.resurrect_ms, max_resurrect_ms = self.max_resurrect_ms })
   self.retry_status = {}
   for _, status in ipairs(options.retry_on_status or DEFAULTS.retry_on_status) do
+    if math.type and math.type(status) == "float" then status = math.tointeger(status) end
+    if type(status) ~= "number" or status % 1 ~= 0 or status < 400 or status > 599 then
+      error("esconnector: retry_on_status must list HTTP error statuses (400 to 599)", 2)
+    end
     self.retry_status[status] = true
   end
   if self.ca_fingerprint then
@@ -417,6 +421,41 @@ end
 local function backoff_ms(self, round)
   local ceiling = math.min(self.max_retry_backoff_ms, self.retry_backoff_ms * 2 ^ round) / 2
   return ceiling + math.random() * ceiling
+end
+
+local MONTHS = { jan = 1, feb = 2, mar = 3, apr = 4, may = 5, jun = 6, jul = 7, aug = 8, sep = 9, oct = 10,
+  nov = 11, dec = 12 }
+
+-- Seconds since the epoch of a UTC civil date (Howard Hinnant's days_from_civil).
+local function utc_epoch(y, m, d, hh, mm, ss)
+  y = m <= 2 and y - 1 or y
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return ((days * 24 + hh) * 60 + mm) * 60 + ss
+end
+
+--- Milliseconds a Retry-After header value asks to wait (RFC 9110: delay-seconds,
+-- or an HTTP date in any of its three forms), or nil when it is not one.
+-- @local
+function client.retry_after_ms(value, now_s)
+  if type(value) ~= "string" then return nil end
+  local seconds = value:match("^%s*(%d+)%s*$")
+  if seconds then return tonumber(seconds) * 1000 end
+  local d, mon, y, hh, mm, ss = value:match("^%s*%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT%s*$")
+  if not d then -- RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+    d, mon, y, hh, mm, ss = value:match("^%s*%a+, (%d%d)%-(%a%a%a)%-(%d%d) (%d%d):(%d%d):(%d%d) GMT%s*$")
+    if y then y = tonumber(y) + (tonumber(y) < 70 and 2000 or 1900) end
+  end
+  if not d then -- asctime: Sun Nov  6 08:49:37 1994
+    mon, d, hh, mm, ss, y = value:match("^%s*%a%a%a (%a%a%a) +(%d%d?) (%d%d):(%d%d):(%d%d) (%d%d%d%d)%s*$")
+  end
+  local month = mon and MONTHS[mon:lower()]
+  if not month then return nil end
+  local at = utc_epoch(tonumber(y), month, tonumber(d), tonumber(hh), tonumber(mm), tonumber(ss))
+  return math.max(0, (at - (now_s or os.time())) * 1000)
 end
 
 --- Calls one API: validates params in the C core, sends, interprets.
@@ -645,7 +684,7 @@ function Client:send(api, prepared, headers, body, call_options)
         kind = record.kind, message = record.message, duration_ms = record.duration_ms }
     end
 
-    local err, retryable
+    local err, retryable, retry_after
     if response then
       local status = response.status
       if status == 502 or status == 503 or status == 504 then
@@ -656,6 +695,7 @@ function Client:send(api, prepared, headers, body, call_options)
       local result, interpret_err = (prepared.interpret or core.interpret)(response, json.decode)
       if result then return result end
       err, retryable = interpret_err, interpret_err.kind == "http" and self.retry_status[status] == true
+      if retryable then retry_after = client.retry_after_ms(response.headers and response.headers["retry-after"]) end
     else
       err = transport_err
       if err.kind == "connection" then
@@ -669,11 +709,20 @@ function Client:send(api, prepared, headers, body, call_options)
     err.node = node.url
     if not retryable or attempt > max_retries then return fail(err) end
     local nodes = #self.pool.nodes
-    if attempt % nodes == 0 then
-      local wait = backoff_ms(self, attempt / nodes)
-      if deadline_at then wait = math.min(wait, deadline_at - transport:now_ms()) end
-      if wait > 0 then transport:sleep_ms(wait) end
+    local wait = attempt % nodes == 0 and backoff_ms(self, attempt / nodes) or 0
+    if retry_after then
+      -- The server said when to come back: wait that long, but only if the
+      -- retry can still happen within the deadline (without one, within
+      -- the request timeout); otherwise fail now with its answer.
+      local budget = deadline_at and deadline_at - transport:now_ms() or timeout
+      if retry_after >= budget then
+        err.retry_after_ms = retry_after
+        return fail(err)
+      end
+      wait = math.max(wait, retry_after)
     end
+    if deadline_at then wait = math.min(wait, deadline_at - transport:now_ms()) end
+    if wait > 0 then transport:sleep_ms(wait) end
   end
 end
 
