@@ -94,16 +94,11 @@ function commands.get(client, args, say)
 end
 
 function commands.list(client, args, say)
-  local from, size = 0, args.size
-  while true do
-    local page, err = client.connector:list{ from = from, size = size, include_deleted = args.include_deleted or nil }
-    if not page then return 1, err end
-    for _, c in ipairs(page.results or {}) do
-      say(args.json and json.encode(c) or connector_line(c))
-    end
-    from = from + #(page.results or {})
-    if #(page.results or {}) < size or from >= (page.count or 0) then return 0 end
+  for c, err in client.connector:list_all{ size = args.size, include_deleted = args.include_deleted or nil } do
+    if not c then return 1, err end
+    say(args.json and json.encode(c) or connector_line(c))
   end
+  return 0
 end
 
 commands["update-api-key-id"] = function(client, args, say)

@@ -300,6 +300,48 @@ for method, call in pairs(METHODS.connector) do
   if short then METHODS.connector_secret[short] = call end
 end
 
+-- Paging helpers: an iterator over every item of a from/size list API.
+-- A failed page is one more iteration with false and the error object, and
+-- then the loop ends: a generic for stops at nil, so `nil, err` would end it
+-- silently, and raising would break the library's rule that runtime
+-- failures are values.  Code that ignores err still fails loudly, on
+-- `false.id`.
+local function pager(api)
+  return function(namespace_or_client, params, call_options)
+    local c = namespace_or_client._client or namespace_or_client
+    if params == nil then params = {} end
+    if type(params) ~= "table" then
+      error(("esconnector: %s_all takes a table of parameters"):format(api), 2)
+    end
+    local query = {}
+    for k, v in pairs(params) do query[k] = v end
+    local size = query.size or 100
+    local from = query.from or 0
+    local page, index, done = {}, 0, false
+    local last_page = false
+    return function()
+      if done then return nil end
+      index = index + 1
+      if index > #page then
+        if last_page then done = true return nil end
+        query.from, query.size = from, size
+        local res, err = c:request(api, query, call_options)
+        if not res then
+          done = true
+          return false, err
+        end
+        page, index = type(res.results) == "table" and res.results or {}, 1
+        from = from + #page
+        last_page = #page < size or (type(res.count) == "number" and from >= res.count)
+        if #page == 0 then done = true return nil end
+      end
+      return page[index]
+    end
+  end
+end
+METHODS.connector.list_all = pager("connector.list")
+METHODS.connector.sync_job_list_all = pager("connector.sync_job_list")
+
 local function build_namespaces(self)
   for ns, methods in pairs(METHODS) do
     self[ns] = setmetatable({ _client = self, _methods = methods }, Namespace)
