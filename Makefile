@@ -9,7 +9,7 @@ SOURCES   := $(wildcard src/*.c src/*.h)
 
 incdir = $(if $(filter jit,$(1)),/usr/include/luajit-2.1,/usr/include/lua$(1))
 
-.PHONY: all build deps test demo check asan valgrind lint bench fuzz clean yaml-tests
+.PHONY: all build deps test demo check asan valgrind lint bench fuzz clean yaml-tests doc
 
 all: build
 
@@ -53,8 +53,14 @@ YAML ?= ../shared/clients-tests
 yaml-tests: deps build
 	@scripts/yaml-tests $(YAML)
 
+# Every shell script: tracked or new files whose first line is a sh/bash shebang.
+SHELL_SCRIPTS = $(shell git ls-files -co --exclude-standard | while read -r f; do \
+  [ -f "$$f" ] && head -n 1 "$$f" | grep -qE '^\#!.*[/ ](ba|da)?sh( |$$)' && echo "$$f"; done)
+
+# luacheck skips files without .lua inside folders: bin/esconnector is named.
 lint: deps
-	luacheck lua spec emulator/lua bin examples
+	luacheck lua spec emulator/lua bin/esconnector bench examples
+	shellcheck $(SHELL_SCRIPTS)
 
 bench: deps build
 	@scripts/bench

@@ -132,7 +132,8 @@ describe("the rockspecs #packaging", function()
     local dir = temporary_copy()
     local tree = dir .. "/tree"
     local ok, out = run(("cd %s/src && OPENSSL=0 LUAROCKS_CONFIG=$PWD/luarocks-config.lua luarocks make "
-      .. "--lua-version=%s --tree=%s esconnector-scm-1.rockspec%s"):format(quote(dir), lua_version, quote(tree), jit_vars))
+      .. "--lua-version=%s --tree=%s esconnector-scm-1.rockspec%s"):format(
+      quote(dir), lua_version, quote(tree), jit_vars))
     assert(ok, out)
     assert.is_nil(out:find("-lssl", 1, true), out)
     local so = ("%s/lib/lua/%s/esconnector/core.so"):format(tree, lua_version)

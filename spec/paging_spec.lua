@@ -28,8 +28,8 @@ describe("paging iterators", function()
 
   local function put(n)
     for i = 1, n do
-      assert(admin.connector:put{ connector_id = ("page-%02d"):format(i), name = "n" .. i, index_name = ("search-page-%02d"):format(i),
-        service_type = "google_drive" })
+      assert(admin.connector:put{ connector_id = ("page-%02d"):format(i), name = "n" .. i,
+        index_name = ("search-page-%02d"):format(i), service_type = "google_drive" })
     end
     requests = {}
   end

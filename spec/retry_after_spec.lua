@@ -81,7 +81,8 @@ describe("429 with Retry-After over HTTP #timing", function()
   it("is retried at the HTTP date Retry-After gives", function()
     if not emulator.available() then return end
     local at = os.time() + 2
-    emulator.fault{ fault = "status", status = 429, path = "^/$", retry_after = os.date("!%a, %d %b %Y %H:%M:%S GMT", at) }
+    emulator.fault{ fault = "status", status = 429, path = "^/$",
+      retry_after = os.date("!%a, %d %b %Y %H:%M:%S GMT", at) }
     local res, err, elapsed = timed(client{ retry_on_status = { 429 }, retry_backoff_ms = 1 })
     assert(res, err and tostring(err))
     assert.are.same({ 429, 200 }, attempts)

@@ -381,7 +381,6 @@ function client.new(options)
   self.pool = pool.new(nodes, { resurrect_ms = self.resurrect_ms, max_resurrect_ms = self.max_resurrect_ms })
   self.retry_status = {}
   for _, status in ipairs(options.retry_on_status or DEFAULTS.retry_on_status) do
-    if math.type and math.type(status) == "float" then status = math.tointeger(status) end
     if type(status) ~= "number" or status % 1 ~= 0 or status < 400 or status > 599 then
       error("esconnector: retry_on_status must list HTTP error statuses (400 to 599)", 2)
     end

@@ -1,4 +1,3 @@
--- luacheck: globals ngx
 --- The test nginx's handlers (spec/openresty/nginx.conf.in), driven over
 -- HTTP by scripts/openresty-tests.  Every answer of a test endpoint is one
 -- line: "PASS <transport> <detail>" or "FAIL <transport> <detail>".

@@ -14,7 +14,6 @@
 --
 -- All faults live as one JSON list under "faults" in the esemu_control
 -- dict; take() does its read-modify-write without yielding (one worker).
--- luacheck: globals ngx
 
 local cjson = require "cjson.safe"
 local errors = require "esemu.errors"
