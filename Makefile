@@ -59,8 +59,16 @@ SHELL_SCRIPTS = $(shell git ls-files -co --exclude-standard | while read -r f; d
 
 # luacheck skips files without .lua inside folders: bin/esconnector is named.
 lint: deps
-	luacheck lua spec emulator/lua bin/esconnector bench examples
+	luacheck lua spec emulator/lua bin/esconnector bench examples doc
 	shellcheck $(SHELL_SCRIPTS)
+
+# The API reference: LDoc over the code's comments (config.ld), plus one page
+# per namespace generated from the catalog.  Open build/doc/index.html.
+doc: deps build/5.4/esconnector/core.so
+	@rm -rf build/doc build/doc-src
+	@mkdir -p build/doc-src
+	LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/5.4/?.so;;' lua5.4 doc/catalog_pages.lua build/doc-src
+	ldoc --fatalwarnings .
 
 bench: deps build
 	@scripts/bench

@@ -1,5 +1,21 @@
 --- The esconnector command-line tool (bin/esconnector calls main).
 -- Exit codes: 0 ok, 1 an API call failed, 2 bad usage.  Never prints a key.
+--
+--     esconnector [options] update-api-key-id CONNECTOR_ID [--api-key-id ID] [--api-key-secret-id ID]
+--     esconnector [options] rotate CONNECTOR_ID... | --all [--dry-run] [--expiration 30d] [--key-dir DIR]
+--     esconnector [options] get CONNECTOR_ID
+--     esconnector [options] list [--size N] [--include-deleted]
+--     esconnector completion bash|zsh|fish
+--     esconnector --version
+--
+-- Options (each also from a variable): `--url` (ES_URL) or `--cloud-id`
+-- (ES_CLOUD_ID); `--api-key` (ES_API_KEY), `--bearer-token`
+-- (ES_BEARER_TOKEN) or `--username`/`--password` (ES_USERNAME/ES_PASSWORD);
+-- `--ca-file`, `--ca-path`, `--ca-fingerprint`, `--client-cert`,
+-- `--client-key` (ES_CA_FILE, ...); `--insecure`; `--timeout-ms`; `--json`;
+-- `--verbose` (each request and response line on stderr, credentials
+-- redacted).  `esconnector --help` and `esconnector COMMAND --help` list all.
+-- @module esconnector.cli
 local argparse = require "argparse"
 local esconnector = require "esconnector"
 local json = require "esconnector.json"
@@ -247,6 +263,11 @@ end
 
 --- Runs the tool.  argv: the arguments; io_out/io_err: files (default the
 -- standard ones); env: a getenv.  Returns the exit code.
+-- @tparam table argv the arguments (as `arg`)
+-- @param[opt] io_out where output goes (default `io.stdout`)
+-- @param[opt] io_err where diagnostics go (default `io.stderr`)
+-- @tparam[opt] function env a getenv (default `os.getenv`)
+-- @treturn int the exit code: 0 ok, 1 an API call failed, 2 bad usage
 function cli.main(argv, io_out, io_err, env)
   local say, complain = writer(io_out or io.stdout), writer(io_err or io.stderr)
   env = env or os.getenv

@@ -1,5 +1,7 @@
 --- The client: options, namespaces built from the C catalog, and the one
 -- request path every API call takes (prepare -> send -> interpret).
+-- Make one with `esconnector.new(options)`.
+-- @module esconnector.client
 local core = require "esconnector.core"
 local json = require "esconnector.json"
 local errors = require "esconnector.errors"
@@ -26,6 +28,61 @@ local DEFAULTS = {
   http_compress = false,
   sniff_on_start = false,
 }
+
+--- Every option `esconnector.new` accepts; any other name, a value of the
+-- wrong type, a timeout or size not above 0, a retry count or backoff below 0
+-- raises.  Timeouts are milliseconds.
+-- @table options
+-- @field hosts node URLs (default `{ "http://localhost:9200" }`; a string for one;
+--   `user:password@` in a URL becomes Basic auth, never printed)
+-- @field cloud_id an Elastic Cloud ID, instead of `hosts`
+-- @field api_key the encoded `base64(id:api_key)`, or `{ id = , api_key = }`
+-- @field basic_auth `{ user, password }` or `{ username = , password = }`
+-- @field bearer_auth a bearer token
+-- @field connect_timeout_ms one attempt's connection timeout (10000)
+-- @field request_timeout_ms one attempt's whole-request timeout (30000)
+-- @field deadline_ms one deadline for every attempt of a call, waits included
+-- @field max_retries retries after the first attempt (3)
+-- @field retry_on_status statuses retried on another node (`{ 502, 503, 504 }`); with 429
+--   listed, a `Retry-After` (seconds or HTTP date) is waited for when the retry still fits in
+--   the deadline (without one, in `request_timeout_ms`), else the call fails at once with
+--   `err.retry_after_ms`
+-- @field retry_on_timeout also retry attempts that timed out (false)
+-- @field retry_backoff_ms equal-jitter backoff base after each full round over the nodes (1000)
+-- @field max_retry_backoff_ms its ceiling (4000)
+-- @field resurrect_ms how long a failed node is skipped, doubling per failure (60000)
+-- @field max_resurrect_ms its ceiling (1920000)
+-- @field sniff_on_start replace `hosts` by the nodes `GET /_nodes/_all/http` lists (false)
+-- @field sniff_interval_ms sniff again after this long
+-- @field on_request observer: `function{ api, method, url, node, attempt, headers }`, credentials `[redacted]`
+-- @field on_response observer: `function{ api, node, attempt, status, kind, message, duration_ms }`
+-- @field verify_tls verify the server's certificate and name (true)
+-- @field ca_file CA certificate file
+-- @field ca_path CA certificate directory (hashed)
+-- @field ca_fingerprint SHA-256 of the CA certificate (needs a core built with OpenSSL)
+-- @field client_cert TLS client certificate file
+-- @field client_key its key file
+-- @field http_compress gzip request bodies (false)
+-- @field validate check calls locally before sending (true)
+-- @field headers extra request headers `{ name = value }`
+-- @field compatible_with the vendored media type's `compatible-with` (8 or 9; 8)
+-- @field max_response_bytes larger bodies are a `decode` error (64 MiB)
+-- @field transport `"auto"` (libcurl outside nginx, cosockets inside), `"curl"`, `"resty"`,
+--   or a table with `send`, `now_ms`, `sleep_ms`
+-- @field allow_blocking let the curl transport block an nginx worker (false)
+-- @see call_options
+
+--- What a single call may override: the second argument of every API call
+-- (the fourth of `perform_request`).
+-- @table call_options
+-- @field validate check this call locally (or not)
+-- @field connect_timeout_ms
+-- @field request_timeout_ms
+-- @field deadline_ms
+-- @field headers extra headers for this call (an `Authorization` here replaces the client's)
+-- @field opaque_id sent as `X-Opaque-Id`
+-- @field max_retries
+-- @field retry_on_timeout
 
 -- Every option new() accepts, with the Lua type it must have.
 local OPTION_TYPES = {
@@ -268,6 +325,11 @@ local function request_secrets(api, body)
   return secrets
 end
 
+--- A client: `client:info()`, `client.connector:update_api_key_id{...}`, one
+-- namespace table per catalog namespace (see the namespace pages).  Runtime
+-- failures are returned as `nil, err` (`esconnector.errors`); programmer
+-- errors raise.
+-- @type Client
 local Client = {}
 Client.__index = Client
 
@@ -299,6 +361,26 @@ for method, call in pairs(METHODS.connector) do
   local short = method:match("^secret_(.+)$")
   if short then METHODS.connector_secret[short] = call end
 end
+
+--- Iterates over every connector, page after page (`connector.list` with
+-- `from`/`size`; `size` is the page size, 100 by default).  A failed page is
+-- one last iteration with `false` and the error object.  Elasticsearch's
+-- `from + size` limit (10000 by default) applies.
+-- @function connector:list_all
+-- @tparam[opt] table params `connector.list`'s parameters (`size`, `from`, `include_deleted`, filters)
+-- @tparam[opt] table call_options
+-- @return an iterator: each connector, or `false, err` once when a page failed
+-- @usage for connector, err in client.connector:list_all{ size = 200 } do
+--   if not connector then error(err) end
+--   print(connector.id)
+-- end
+
+--- Iterates over every sync job, page after page (`connector.sync_job_list`),
+-- the same way as `connector:list_all`.
+-- @function connector:sync_job_list_all
+-- @tparam[opt] table params `connector.sync_job_list`'s parameters (`connector_id`, `status`, `job_type`, `size`)
+-- @tparam[opt] table call_options
+-- @return an iterator: each sync job, or `false, err` once when a page failed
 
 -- Paging helpers: an iterator over every item of a from/size list API.
 -- A failed page is one more iteration with false and the error object, and
@@ -425,6 +507,9 @@ end
 
 --- Asks the cluster for its nodes (GET /_nodes/_all/http) and uses them.
 -- Returns true, or nil and the error (the node list is then unchanged).
+-- @treturn boolean true
+-- @return[2] nil
+-- @return[2] the error
 function Client:sniff()
   self.sniff_pending = false
   self.last_sniff = self.transport:now_ms()
@@ -501,6 +586,15 @@ end
 
 --- Calls one API: validates params in the C core, sends, interprets.
 -- Returns the decoded response body, or nil and an error object.
+-- Every namespace method calls this (`client.connector:get{...}` is
+-- `client:request("connector.get", {...})`).
+-- @tparam string api the catalog name, like `"connector.update_api_key_id"`
+-- @tparam[opt] table params path, query and body parameters in one table
+-- @tparam[opt] table call_options see `call_options`
+-- @treturn table the decoded response body
+-- @return[2] nil
+-- @return[2] an error object (`kind = "validation"` when the local check refused it)
+-- @raise when params or call_options is not a table, or a call option is unknown
 function Client:request(api, params, call_options)
   api = api:gsub("^connector_secret%.", "connector.secret_")
   if params == nil then params = {} end
@@ -769,6 +863,8 @@ end
 
 --- A new client for the same cluster and settings, with overrides (for
 -- example other credentials: derive{ api_key = ... }).
+-- @tparam[opt] table overrides options that replace this client's (credentials are not inherited)
+-- @treturn Client
 function Client:derive(overrides)
   local options = {}
   for k, v in pairs(self.base_options) do options[k] = v end
@@ -777,6 +873,10 @@ function Client:derive(overrides)
 end
 
 --- Rotates a connector's API key safely (see esconnector.rotation).
+-- @tparam table params see `esconnector.rotation.rotate`
+-- @treturn table the report
+-- @return[2] nil
+-- @return[2] the error, with the failed `step`
 function Client:rotate_api_key(params)
   return require("esconnector.rotation").rotate(self, params)
 end
