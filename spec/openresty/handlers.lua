@@ -338,6 +338,31 @@ check("the client made in init_by_lua serves request handlers through resty", fu
   return res ~= nil and selected == "resty", selected .. " " .. tostring(res and res.tagline or err)
 end)
 
+check("perform_request and connector:list_all through cosockets", function()
+  local client = esconnector.new{ hosts = { env.url }, api_key = env.api_key }
+  local name = unique("resty-paging")
+  local ids = {}
+  for i = 1, 3 do
+    ids[i] = name .. "-" .. i
+    local res, err = client:perform_request("PUT", "/_connector/" .. ids[i], { body = { name = name } })
+    if not res then return false, "perform_request: " .. tostring(err) end
+  end
+  local seen, requests = 0, 0
+  local counting = esconnector.new{ hosts = { env.url }, api_key = env.api_key,
+    on_request = function() requests = requests + 1 end }
+  for connector, err in counting.connector:list_all{ connector_name = name, size = 2 } do
+    if not connector then return false, "list_all: " .. tostring(err) end
+    seen = seen + 1
+  end
+  local selected = client.transport:selected()
+  for _, id in ipairs(ids) do client.connector:delete{ connector_id = id, hard = true } end
+  if seen ~= 3 or requests ~= 2 then
+    return false, ("list_all saw %d connectors in %d requests"):format(seen, requests)
+  end
+  if selected ~= "resty" then return false, "transport " .. tostring(selected) end
+  return true, "3 connectors in 2 pages"
+end)
+
 local CONCURRENT_IDS = 10
 
 local routes = {}
