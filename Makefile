@@ -9,7 +9,7 @@ SOURCES   := $(wildcard src/*.c src/*.h)
 
 incdir = $(if $(filter jit,$(1)),/usr/include/luajit-2.1,/usr/include/lua$(1))
 
-.PHONY: all build deps test demo check asan valgrind lint bench fuzz clean yaml-tests
+.PHONY: all build deps test demo check asan valgrind lint bench fuzz clean yaml-tests doc
 
 all: build
 
@@ -57,8 +57,22 @@ YAML_EXPECTED_FAILURES ?=
 yaml-tests: deps build
 	@YAML_FIXTURES="$(YAML_FIXTURES)" YAML_EXPECTED_FAILURES="$(YAML_EXPECTED_FAILURES)" scripts/yaml-tests $(YAML)
 
+# Every shell script: tracked or new files whose first line is a sh/bash shebang.
+SHELL_SCRIPTS = $(shell git ls-files -co --exclude-standard | while read -r f; do \
+  [ -f "$$f" ] && head -n 1 "$$f" | grep -qE '^\#!.*[/ ](ba|da)?sh( |$$)' && echo "$$f"; done)
+
+# luacheck skips files without .lua inside folders: bin/esconnector is named.
 lint: deps
-	luacheck lua spec emulator/lua bin examples
+	luacheck lua spec emulator/lua bin/esconnector bench examples doc
+	shellcheck $(SHELL_SCRIPTS)
+
+# The API reference: LDoc over the code's comments (config.ld), plus one page
+# per namespace generated from the catalog.  Open build/doc/index.html.
+doc: deps build/5.4/esconnector/core.so
+	@rm -rf build/doc build/doc-src
+	@mkdir -p build/doc-src
+	LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/5.4/?.so;;' lua5.4 doc/catalog_pages.lua build/doc-src
+	ldoc --fatalwarnings .
 
 bench: deps build
 	@scripts/bench

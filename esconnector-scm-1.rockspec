@@ -2,7 +2,8 @@ rockspec_format = "3.0"
 package = "esconnector"
 version = "scm-1"
 source = {
-  url = "git+https://example.invalid/esconnector.git",
+  url = "git+https://github.com/esconnector/esconnector.git",
+  branch = "main",
 }
 description = {
   summary = "The Elasticsearch Connector API from Lua, with a libcurl C core",
@@ -10,38 +11,55 @@ description = {
 Drives the Elasticsearch Connector API (first of all
 PUT _connector/<id>/_api_key_id), connector secrets and API keys from Lua
 scripts and OpenResty, with client-side validation in Elasticsearch's own
-words and errors returned as nil, err.]],
+words, errors returned as nil, err, safe key rotation and a command-line
+tool.  OpenSSL is optional at build time: OPENSSL=0 luarocks make ...
+builds without it (only ca_fingerprint needs it).]],
+  homepage = "https://github.com/esconnector/esconnector",
+  issues_url = "https://github.com/esconnector/esconnector/issues",
   license = "MIT",
+  labels = { "elasticsearch", "connectors", "http", "curl", "openresty" },
 }
+supported_platforms = { "unix" }
 dependencies = {
-  "lua >= 5.1",
+  "lua >= 5.1, < 5.5",
   "lua-cjson",
   "argparse",
 }
 external_dependencies = {
   CURL = { header = "curl/curl.h", library = "curl" },
   ZLIB = { header = "zlib.h", library = "z" },
-  OPENSSL = { header = "openssl/ssl.h", library = "ssl" },
+}
+test_dependencies = {
+  "busted",
+}
+test = {
+  type = "busted",
 }
 build = {
-  type = "builtin",
-  install = { bin = { esconnector = "bin/esconnector" } },
-  modules = {
-    ["esconnector.core"] = {
-      sources = { "src/core.c" }, -- a unity build: it includes the other src/*.c
-      libraries = { "curl", "z", "ssl", "crypto" },
-      incdirs = { "$(CURL_INCDIR)", "$(ZLIB_INCDIR)", "$(OPENSSL_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(ZLIB_LIBDIR)", "$(OPENSSL_LIBDIR)" },
+  -- rockspecs/core.mk builds the C core (with or without OpenSSL);
+  -- LuaRocks installs the Lua modules and the tool from the list below.
+  type = "make",
+  makefile = "rockspecs/core.mk",
+  build_target = "core",
+  build_variables = {
+    CC = "$(CC)", CFLAGS = "$(CFLAGS)", LIBFLAG = "$(LIBFLAG)", LUA_INCDIR = "$(LUA_INCDIR)",
+    CURL_INCDIR = "$(CURL_INCDIR)", CURL_LIBDIR = "$(CURL_LIBDIR)",
+    ZLIB_INCDIR = "$(ZLIB_INCDIR)", ZLIB_LIBDIR = "$(ZLIB_LIBDIR)",
+  },
+  install_variables = { INST_LIBDIR = "$(LIBDIR)" },
+  install = {
+    bin = { esconnector = "bin/esconnector" },
+    lua = {
+      ["esconnector"] = "lua/esconnector/init.lua",
+      ["esconnector.client"] = "lua/esconnector/client.lua",
+      ["esconnector.errors"] = "lua/esconnector/errors.lua",
+      ["esconnector.json"] = "lua/esconnector/json.lua",
+      ["esconnector.pool"] = "lua/esconnector/pool.lua",
+      ["esconnector.rotation"] = "lua/esconnector/rotation.lua",
+      ["esconnector.cli"] = "lua/esconnector/cli.lua",
+      ["esconnector.transport.auto"] = "lua/esconnector/transport/auto.lua",
+      ["esconnector.transport.curl"] = "lua/esconnector/transport/curl.lua",
+      ["esconnector.transport.resty"] = "lua/esconnector/transport/resty.lua",
     },
-    ["esconnector"] = "lua/esconnector/init.lua",
-    ["esconnector.client"] = "lua/esconnector/client.lua",
-    ["esconnector.errors"] = "lua/esconnector/errors.lua",
-    ["esconnector.json"] = "lua/esconnector/json.lua",
-    ["esconnector.pool"] = "lua/esconnector/pool.lua",
-    ["esconnector.rotation"] = "lua/esconnector/rotation.lua",
-    ["esconnector.cli"] = "lua/esconnector/cli.lua",
-    ["esconnector.transport.auto"] = "lua/esconnector/transport/auto.lua",
-    ["esconnector.transport.curl"] = "lua/esconnector/transport/curl.lua",
-    ["esconnector.transport.resty"] = "lua/esconnector/transport/resty.lua",
   },
 }

@@ -2,39 +2,8 @@
 local env = require "spec.support.env"
 local json = require "esconnector.json"
 
-local interpreter = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- Runs the tool; returns stdout, stderr, exit code.
-local function run(args, extra_env)
-  local out, err = os.tmpname(), os.tmpname()
-  local vars = {
-    "LUA_PATH=" .. quote("./lua/?.lua;./lua/?/init.lua;;"),
-    "LUA_CPATH=" .. quote("./build/" .. (interpreter == "luajit" and "jit" or _VERSION:match("%d+%.%d+"))
-      .. "/?.so;;"),
-    "ES_URL=" .. quote(env.url or ""),
-    "ES_API_KEY=" .. quote(env.api_key or ""),
-    "ES_USERNAME=", "ES_PASSWORD=",
-  }
-  for k, v in pairs(extra_env or {}) do vars[#vars + 1] = k .. "=" .. quote(v) end
-  local cmd = ("env -u LD_PRELOAD -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 "
-    .. "-u LUA_PATH_5_2 -u LUA_CPATH_5_2 %s %s bin/esconnector %s >%s 2>%s; echo $?"):format(
-    table.concat(vars, " "), interpreter, args, out, err)
-  local pipe = assert(io.popen(cmd))
-  local code = tonumber(pipe:read("*a"))
-  pipe:close()
-  local function slurp(path)
-    local f = assert(io.open(path))
-    local text = f:read("*a")
-    f:close()
-    os.remove(path)
-    return text
-  end
-  return slurp(out), slurp(err), code
-end
+local cli_run = require "spec.support.cli_run"
+local quote, run = cli_run.quote, cli_run.run
 
 describe("bin/esconnector #subprocess", function()
   local client

@@ -14,7 +14,7 @@
 #include "clock.c"
 #include "gzip.c"
 
-#define ESC_VERSION "0.1.0"
+#define ESC_VERSION "0.2.0"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ESC_EXPORT __attribute__((visibility("default")))

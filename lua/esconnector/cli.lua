@@ -1,23 +1,61 @@
 --- The esconnector command-line tool (bin/esconnector calls main).
 -- Exit codes: 0 ok, 1 an API call failed, 2 bad usage.  Never prints a key.
+--
+--     esconnector [options] update-api-key-id CONNECTOR_ID [--api-key-id ID] [--api-key-secret-id ID]
+--     esconnector [options] rotate CONNECTOR_ID... | --all [--dry-run] [--expiration 30d] [--key-dir DIR]
+--     esconnector [options] get CONNECTOR_ID
+--     esconnector [options] list [--size N] [--include-deleted]
+--     esconnector completion bash|zsh|fish
+--     esconnector --version
+--
+-- Options (each also from a variable): `--url` (ES_URL) or `--cloud-id`
+-- (ES_CLOUD_ID); `--api-key` (ES_API_KEY), `--bearer-token`
+-- (ES_BEARER_TOKEN) or `--username`/`--password` (ES_USERNAME/ES_PASSWORD);
+-- `--ca-file`, `--ca-path`, `--ca-fingerprint`, `--client-cert`,
+-- `--client-key` (ES_CA_FILE, ...); `--insecure`; `--timeout-ms`; `--json`;
+-- `--verbose` (each request and response line on stderr, credentials
+-- redacted).  `esconnector --help` and `esconnector COMMAND --help` list all.
+-- @module esconnector.cli
 local argparse = require "argparse"
 local esconnector = require "esconnector"
 local json = require "esconnector.json"
 
 local cli = {}
 
+-- Raised by --version's action, to stop parsing before "a command is required".
+local VERSION_REQUESTED = {}
+
+-- The parser, and every command's own parser by name (for its usage line):
+-- commands are recorded as they are added, whoever adds them.
 local function build_parser()
   local parser = argparse("esconnector", "Drive Elasticsearch connectors: API key ids and safe key rotation.")
-    :epilog("Connection settings come from the flags or from ES_URL, ES_API_KEY, ES_USERNAME, "
-      .. "ES_PASSWORD, ES_CA_FILE and ES_CA_FINGERPRINT.\nExit codes: 0 ok, 1 API error, 2 usage.")
+    :epilog("Connection settings come from the flags or from ES_URL, ES_CLOUD_ID, ES_API_KEY, ES_BEARER_TOKEN, "
+      .. "ES_USERNAME, ES_PASSWORD, ES_CA_FILE, ES_CA_PATH, ES_CA_FINGERPRINT, ES_CLIENT_CERT and ES_CLIENT_KEY."
+      .. "\nExit codes: 0 ok, 1 API error, 2 usage.")
+  parser:usage("Usage: esconnector [options] <command> [<args>]")
+  local command_parsers = {}
+  local add_command = parser.command
+  parser.command = function(self, name, ...)
+    local command = add_command(self, name, ...)
+    command_parsers[name:match("^%S+")] = command
+    return command
+  end
+  parser:flag("--version", "Print the version and exit."):action(function() error(VERSION_REQUESTED, 0) end)
   parser:option("--url", "Elasticsearch URL (or ES_URL).")
+  parser:option("--cloud-id", "Elastic Cloud ID, instead of a URL (or ES_CLOUD_ID).")
   parser:option("--api-key", "Encoded API key (or ES_API_KEY; prefer the variable: flags show in ps).")
   parser:option("--username", "Basic auth user (or ES_USERNAME).")
   parser:option("--password", "Basic auth password (or ES_PASSWORD).")
+  parser:option("--bearer-token", "Bearer token (or ES_BEARER_TOKEN; prefer the variable).")
   parser:option("--ca-file", "CA certificate file (or ES_CA_FILE).")
+  parser:option("--ca-path", "Directory of hashed CA certificates (or ES_CA_PATH).")
   parser:option("--ca-fingerprint", "SHA-256 of the CA certificate (or ES_CA_FINGERPRINT).")
+  parser:option("--client-cert", "Client certificate (PEM) for TLS client authentication (or ES_CLIENT_CERT).")
+  parser:option("--client-key", "The client certificate's private key (PEM) (or ES_CLIENT_KEY).")
+  parser:flag("--insecure", "Do not verify the server's certificate or name (tests only; a fingerprint still pins).")
   parser:option("--timeout-ms", "Request timeout in milliseconds."):convert(tonumber)
   parser:flag("--json", "Machine-readable output: one JSON document per line.")
+  parser:flag("-v --verbose", "Print each request and response line to stderr (credentials redacted).")
   parser:command_target("command")
 
   local update = parser:command("update-api-key-id", "Set a connector's api_key_id and/or api_key_secret_id.")
@@ -41,7 +79,11 @@ local function build_parser()
   local list = parser:command("list", "List connectors.")
   list:option("--size", "Page size."):convert(tonumber):default("100")
   list:flag("--include-deleted", "Also soft-deleted connectors.")
-  return parser
+
+  local completion = parser:command("completion", "Print a shell completion script: "
+    .. "eval \"$(esconnector completion bash)\", or into zsh's fpath, or fish's completions folder.")
+  completion:argument("shell", "bash, zsh or fish."):choices{ "bash", "zsh", "fish" }
+  return parser, command_parsers
 end
 
 -- Output goes through these so that specs can capture it.
@@ -51,21 +93,55 @@ local function writer(out)
   end
 end
 
-local function client_from(args, env)
-  local url = args.url or env("ES_URL")
-  if not url or url == "" then return nil, "no Elasticsearch URL: give --url or set ES_URL" end
-  local options = { hosts = { url } }
-  local api_key = args.api_key or env("ES_API_KEY")
-  local username = args.username or env("ES_USERNAME")
-  if api_key and api_key ~= "" then
+-- --verbose: one line per request and per response on stderr, through the
+-- client's observers (their headers already have credentials redacted).
+local function verbose_observers(options, complain)
+  options.on_request = function(e)
+    complain(("> %s %s (attempt %d)"):format(e.method, e.url, e.attempt))
+    for _, header in ipairs(e.headers) do complain(">   " .. header) end
+  end
+  options.on_response = function(e)
+    local what = e.status and ("HTTP " .. e.status) or (tostring(e.kind) .. ": " .. tostring(e.message))
+    complain(("< %s from %s in %d ms"):format(what, e.node, math.floor(e.duration_ms + 0.5)))
+  end
+end
+
+local function client_from(args, env, complain)
+  -- a flag beats a variable; a flag or variable left empty counts as not given
+  local function setting(flag, variable)
+    local value = args[flag]
+    if value == nil then value = env(variable) end
+    if value == "" then return nil end
+    return value
+  end
+  local url, cloud_id = args.url ~= "" and args.url or nil, args.cloud_id ~= "" and args.cloud_id or nil
+  if url and cloud_id then return nil, "give --url or --cloud-id, not both" end
+  if not url and not cloud_id then url, cloud_id = setting("url", "ES_URL"), setting("cloud_id", "ES_CLOUD_ID") end
+  if url and cloud_id then return nil, "ES_URL and ES_CLOUD_ID are both set: give one" end
+  if not url and not cloud_id then
+    return nil, "no Elasticsearch URL: give --url or --cloud-id, or set ES_URL or ES_CLOUD_ID"
+  end
+  local options = { hosts = url and { url } or nil, cloud_id = cloud_id }
+  local api_key = setting("api_key", "ES_API_KEY")
+  local bearer = setting("bearer_token", "ES_BEARER_TOKEN")
+  local username = setting("username", "ES_USERNAME")
+  if api_key then
     options.api_key = api_key
-  elseif username and username ~= "" then
+  elseif bearer then
+    options.bearer_auth = bearer
+  elseif username then
     options.basic_auth = { username, args.password or env("ES_PASSWORD") or "" }
   end
-  options.ca_file = args.ca_file or env("ES_CA_FILE")
-  if options.ca_file == "" then options.ca_file = nil end
-  local fingerprint = args.ca_fingerprint or env("ES_CA_FINGERPRINT")
-  if fingerprint and fingerprint ~= "" then options.ca_fingerprint = fingerprint end
+  options.ca_file = setting("ca_file", "ES_CA_FILE")
+  options.ca_path = setting("ca_path", "ES_CA_PATH")
+  options.ca_fingerprint = setting("ca_fingerprint", "ES_CA_FINGERPRINT")
+  options.client_cert = setting("client_cert", "ES_CLIENT_CERT")
+  options.client_key = setting("client_key", "ES_CLIENT_KEY")
+  if args.insecure then
+    options.verify_tls = false
+    complain("esconnector: --insecure: the server's certificate is not verified")
+  end
+  if args.verbose then verbose_observers(options, complain) end
   options.request_timeout_ms = args.timeout_ms
   local ok, client = pcall(esconnector.new, options)
   if not ok then return nil, (tostring(client):gsub("^[^:]*:%d+: ", "")) end
@@ -94,16 +170,11 @@ function commands.get(client, args, say)
 end
 
 function commands.list(client, args, say)
-  local from, size = 0, args.size
-  while true do
-    local page, err = client.connector:list{ from = from, size = size, include_deleted = args.include_deleted or nil }
-    if not page then return 1, err end
-    for _, c in ipairs(page.results or {}) do
-      say(args.json and json.encode(c) or connector_line(c))
-    end
-    from = from + #(page.results or {})
-    if #(page.results or {}) < size or from >= (page.count or 0) then return 0 end
+  for c, err in client.connector:list_all{ size = args.size, include_deleted = args.include_deleted or nil } do
+    if not c then return 1, err end
+    say(args.json and json.encode(c) or connector_line(c))
   end
+  return 0
 end
 
 commands["update-api-key-id"] = function(client, args, say)
@@ -192,17 +263,39 @@ end
 
 --- Runs the tool.  argv: the arguments; io_out/io_err: files (default the
 -- standard ones); env: a getenv.  Returns the exit code.
+-- @tparam table argv the arguments (as `arg`)
+-- @param[opt] io_out where output goes (default `io.stdout`)
+-- @param[opt] io_err where diagnostics go (default `io.stderr`)
+-- @tparam[opt] function env a getenv (default `os.getenv`)
+-- @treturn int the exit code: 0 ok, 1 an API call failed, 2 bad usage
 function cli.main(argv, io_out, io_err, env)
   local say, complain = writer(io_out or io.stdout), writer(io_err or io.stderr)
   env = env or os.getenv
-  local parser = build_parser()
-  local ok, args = parser:pparse(argv)
+  local parser, command_parsers = build_parser()
+  -- argparse calls the root's error handler with the (sub)command it was
+  -- parsing: its usage, not the whole tool's, goes with the message.
+  parser.error = function(failing, message)
+    local usage = failing:get_usage()
+    if failing == parser then usage = usage .. "  (esconnector --help lists them)" end
+    error({ usage = usage, message = message }, 0)
+  end
+  local ok, args = pcall(parser.parse, parser, argv)
   if not ok then
-    complain(parser:get_usage())
-    complain("esconnector: " .. tostring(args))
+    if args == VERSION_REQUESTED then
+      say("esconnector " .. esconnector.VERSION)
+      return 0
+    end
+    if type(args) ~= "table" or not args.usage then error(args, 0) end
+    complain(args.usage)
+    complain("esconnector: " .. tostring(args.message))
     return 2
   end
-  local client, why = client_from(args, env)
+  if args.command == "completion" then
+    local script = parser["get_" .. args.shell .. "_complete"](parser)
+    ;(io_out or io.stdout):write(script)
+    return 0
+  end
+  local client, why = client_from(args, env, complain)
   if not client then
     complain("esconnector: " .. why)
     return 2
@@ -210,7 +303,7 @@ function cli.main(argv, io_out, io_err, env)
   local code, err = commands[args.command](client, args, say)
   client:close()
   if code == 2 then
-    complain(parser:get_usage())
+    complain((command_parsers[args.command] or parser):get_usage())
     complain("esconnector: " .. tostring(err))
   elseif code ~= 0 and err then
     if args.json then say(json.encode(error_json(err))) else complain(tostring(err)) end

@@ -1,5 +1,7 @@
 --- The client: options, namespaces built from the C catalog, and the one
 -- request path every API call takes (prepare -> send -> interpret).
+-- Make one with `esconnector.new(options)`.
+-- @module esconnector.client
 local core = require "esconnector.core"
 local json = require "esconnector.json"
 local errors = require "esconnector.errors"
@@ -26,6 +28,61 @@ local DEFAULTS = {
   http_compress = false,
   sniff_on_start = false,
 }
+
+--- Every option `esconnector.new` accepts; any other name, a value of the
+-- wrong type, a timeout or size not above 0, a retry count or backoff below 0
+-- raises.  Timeouts are milliseconds.
+-- @table options
+-- @field hosts node URLs (default `{ "http://localhost:9200" }`; a string for one;
+--   `user:password@` in a URL becomes Basic auth, never printed)
+-- @field cloud_id an Elastic Cloud ID, instead of `hosts`
+-- @field api_key the encoded `base64(id:api_key)`, or `{ id = , api_key = }`
+-- @field basic_auth `{ user, password }` or `{ username = , password = }`
+-- @field bearer_auth a bearer token
+-- @field connect_timeout_ms one attempt's connection timeout (10000)
+-- @field request_timeout_ms one attempt's whole-request timeout (30000)
+-- @field deadline_ms one deadline for every attempt of a call, waits included
+-- @field max_retries retries after the first attempt (3)
+-- @field retry_on_status statuses retried on another node (`{ 502, 503, 504 }`); with 429
+--   listed, a `Retry-After` (seconds or HTTP date) is waited for when the retry still fits in
+--   the deadline (without one, in `request_timeout_ms`), else the call fails at once with
+--   `err.retry_after_ms`
+-- @field retry_on_timeout also retry attempts that timed out (false)
+-- @field retry_backoff_ms equal-jitter backoff base after each full round over the nodes (1000)
+-- @field max_retry_backoff_ms its ceiling (4000)
+-- @field resurrect_ms how long a failed node is skipped, doubling per failure (60000)
+-- @field max_resurrect_ms its ceiling (1920000)
+-- @field sniff_on_start replace `hosts` by the nodes `GET /_nodes/_all/http` lists (false)
+-- @field sniff_interval_ms sniff again after this long
+-- @field on_request observer: `function{ api, method, url, node, attempt, headers }`, credentials `[redacted]`
+-- @field on_response observer: `function{ api, node, attempt, status, kind, message, duration_ms }`
+-- @field verify_tls verify the server's certificate and name (true)
+-- @field ca_file CA certificate file
+-- @field ca_path CA certificate directory (hashed)
+-- @field ca_fingerprint SHA-256 of the CA certificate (needs a core built with OpenSSL)
+-- @field client_cert TLS client certificate file
+-- @field client_key its key file
+-- @field http_compress gzip request bodies (false)
+-- @field validate check calls locally before sending (true)
+-- @field headers extra request headers `{ name = value }`
+-- @field compatible_with the vendored media type's `compatible-with` (8 or 9; 8)
+-- @field max_response_bytes larger bodies are a `decode` error (64 MiB)
+-- @field transport `"auto"` (libcurl outside nginx, cosockets inside), `"curl"`, `"resty"`,
+--   or a table with `send`, `now_ms`, `sleep_ms`
+-- @field allow_blocking let the curl transport block an nginx worker (false)
+-- @see call_options
+
+--- What a single call may override: the second argument of every API call
+-- (the fourth of `perform_request`).
+-- @table call_options
+-- @field validate check this call locally (or not)
+-- @field connect_timeout_ms
+-- @field request_timeout_ms
+-- @field deadline_ms
+-- @field headers extra headers for this call (an `Authorization` here replaces the client's)
+-- @field opaque_id sent as `X-Opaque-Id`
+-- @field max_retries
+-- @field retry_on_timeout
 
 -- Every option new() accepts, with the Lua type it must have.
 local OPTION_TYPES = {
@@ -268,6 +325,11 @@ local function request_secrets(api, body)
   return secrets
 end
 
+--- A client: `client:info()`, `client.connector:update_api_key_id{...}`, one
+-- namespace table per catalog namespace (see the namespace pages).  Runtime
+-- failures are returned as `nil, err` (`esconnector.errors`); programmer
+-- errors raise.
+-- @type Client
 local Client = {}
 Client.__index = Client
 
@@ -302,6 +364,68 @@ for method, call in pairs(METHODS.connector) do
   short = method:match("^sync_job_(.+)$")
   if short then METHODS.connector_sync_job[short] = call end
 end
+
+--- Iterates over every connector, page after page (`connector.list` with
+-- `from`/`size`; `size` is the page size, 100 by default).  A failed page is
+-- one last iteration with `false` and the error object.  Elasticsearch's
+-- `from + size` limit (10000 by default) applies.
+-- @function connector:list_all
+-- @tparam[opt] table params `connector.list`'s parameters (`size`, `from`, `include_deleted`, filters)
+-- @tparam[opt] table call_options
+-- @return an iterator: each connector, or `false, err` once when a page failed
+-- @usage for connector, err in client.connector:list_all{ size = 200 } do
+--   if not connector then error(err) end
+--   print(connector.id)
+-- end
+
+--- Iterates over every sync job, page after page (`connector.sync_job_list`),
+-- the same way as `connector:list_all`.
+-- @function connector:sync_job_list_all
+-- @tparam[opt] table params `connector.sync_job_list`'s parameters (`connector_id`, `status`, `job_type`, `size`)
+-- @tparam[opt] table call_options
+-- @return an iterator: each sync job, or `false, err` once when a page failed
+
+-- Paging helpers: an iterator over every item of a from/size list API.
+-- A failed page is one more iteration with false and the error object, and
+-- then the loop ends: a generic for stops at nil, so `nil, err` would end it
+-- silently, and raising would break the library's rule that runtime
+-- failures are values.  Code that ignores err still fails loudly, on
+-- `false.id`.
+local function pager(api)
+  return function(namespace_or_client, params, call_options)
+    local c = namespace_or_client._client or namespace_or_client
+    if params == nil then params = {} end
+    if type(params) ~= "table" then
+      error(("esconnector: %s_all takes a table of parameters"):format(api), 2)
+    end
+    local query = {}
+    for k, v in pairs(params) do query[k] = v end
+    local size = query.size or 100
+    local from = query.from or 0
+    local page, index, done = {}, 0, false
+    local last_page = false
+    return function()
+      if done then return nil end
+      index = index + 1
+      if index > #page then
+        if last_page then done = true return nil end
+        query.from, query.size = from, size
+        local res, err = c:request(api, query, call_options)
+        if not res then
+          done = true
+          return false, err
+        end
+        page, index = type(res.results) == "table" and res.results or {}, 1
+        from = from + #page
+        last_page = #page < size or (type(res.count) == "number" and from >= res.count)
+        if #page == 0 then done = true return nil end
+      end
+      return page[index]
+    end
+  end
+end
+METHODS.connector.list_all = pager("connector.list")
+METHODS.connector.sync_job_list_all = pager("connector.sync_job_list")
 
 local function build_namespaces(self)
   for ns, methods in pairs(METHODS) do
@@ -342,6 +466,9 @@ function client.new(options)
   self.pool = pool.new(nodes, { resurrect_ms = self.resurrect_ms, max_resurrect_ms = self.max_resurrect_ms })
   self.retry_status = {}
   for _, status in ipairs(options.retry_on_status or DEFAULTS.retry_on_status) do
+    if type(status) ~= "number" or status % 1 ~= 0 or status < 400 or status > 599 then
+      error("esconnector: retry_on_status must list HTTP error statuses (400 to 599)", 2)
+    end
     self.retry_status[status] = true
   end
   if self.ca_fingerprint then
@@ -383,6 +510,9 @@ end
 
 --- Asks the cluster for its nodes (GET /_nodes/_all/http) and uses them.
 -- Returns true, or nil and the error (the node list is then unchanged).
+-- @treturn boolean true
+-- @return[2] nil
+-- @return[2] the error
 function Client:sniff()
   self.sniff_pending = false
   self.last_sniff = self.transport:now_ms()
@@ -422,8 +552,52 @@ local function backoff_ms(self, round)
   return ceiling + math.random() * ceiling
 end
 
+local MONTHS = { jan = 1, feb = 2, mar = 3, apr = 4, may = 5, jun = 6, jul = 7, aug = 8, sep = 9, oct = 10,
+  nov = 11, dec = 12 }
+
+-- Seconds since the epoch of a UTC civil date (Howard Hinnant's days_from_civil).
+local function utc_epoch(y, m, d, hh, mm, ss)
+  y = m <= 2 and y - 1 or y
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * (m + (m > 2 and -3 or 9)) + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return ((days * 24 + hh) * 60 + mm) * 60 + ss
+end
+
+--- Milliseconds a Retry-After header value asks to wait (RFC 9110: delay-seconds,
+-- or an HTTP date in any of its three forms), or nil when it is not one.
+-- @local
+function client.retry_after_ms(value, now_s)
+  if type(value) ~= "string" then return nil end
+  local seconds = value:match("^%s*(%d+)%s*$")
+  if seconds then return tonumber(seconds) * 1000 end
+  local d, mon, y, hh, mm, ss = value:match("^%s*%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT%s*$")
+  if not d then -- RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+    d, mon, y, hh, mm, ss = value:match("^%s*%a+, (%d%d)%-(%a%a%a)%-(%d%d) (%d%d):(%d%d):(%d%d) GMT%s*$")
+    if y then y = tonumber(y) + (tonumber(y) < 70 and 2000 or 1900) end
+  end
+  if not d then -- asctime: Sun Nov  6 08:49:37 1994
+    mon, d, hh, mm, ss, y = value:match("^%s*%a%a%a (%a%a%a) +(%d%d?) (%d%d):(%d%d):(%d%d) (%d%d%d%d)%s*$")
+  end
+  local month = mon and MONTHS[mon:lower()]
+  if not month then return nil end
+  local at = utc_epoch(tonumber(y), month, tonumber(d), tonumber(hh), tonumber(mm), tonumber(ss))
+  return math.max(0, (at - (now_s or os.time())) * 1000)
+end
+
 --- Calls one API: validates params in the C core, sends, interprets.
 -- Returns the decoded response body, or nil and an error object.
+-- Every namespace method calls this (`client.connector:get{...}` is
+-- `client:request("connector.get", {...})`).
+-- @tparam string api the catalog name, like `"connector.update_api_key_id"`
+-- @tparam[opt] table params path, query and body parameters in one table
+-- @tparam[opt] table call_options see `call_options`
+-- @treturn table the decoded response body
+-- @return[2] nil
+-- @return[2] an error object (`kind = "validation"` when the local check refused it)
+-- @raise when params or call_options is not a table, or a call option is unknown
 function Client:request(api, params, call_options)
   api = api:gsub("^connector_secret%.", "connector.secret_"):gsub("^connector_sync_job%.", "connector.sync_job_")
   if params == nil then params = {} end
@@ -444,8 +618,6 @@ function Client:request(api, params, call_options)
     return nil, errors.new(err)
   end
 
-  local headers = {}
-  for i, h in ipairs(self.headers) do headers[i] = h end
   local body
   if prepared.body then
     local encode_err
@@ -454,6 +626,21 @@ function Client:request(api, params, call_options)
       return nil, errors.new{ kind = "validation", api = api,
         message = "cannot encode the body as JSON: " .. tostring(encode_err) }
     end
+  end
+  return self:send(api, prepared, self:call_headers(body, call_options), body, call_options)
+end
+
+-- The headers of one call: the client's, the body's type, the call's own
+-- (call_options.headers, then extra), the credentials; gzips the body when
+-- asked.  Returns the headers and the body to send.
+function Client:call_headers(body, call_options, extra)
+  local headers = {}
+  for i, h in ipairs(self.headers) do headers[i] = h end
+  local has_type = false
+  for name in pairs(extra or {}) do
+    if name:lower() == "content-type" then has_type = true end
+  end
+  if body and not has_type then
     headers[#headers + 1] = "Content-Type: application/vnd.elasticsearch+json; compatible-with="
       .. self.compatible_with
   end
@@ -461,17 +648,111 @@ function Client:request(api, params, call_options)
     check_header("X-Opaque-Id", call_options.opaque_id)
     headers[#headers + 1] = "X-Opaque-Id: " .. call_options.opaque_id
   end
-  for _, name in ipairs(sorted_keys(call_options.headers or {})) do
-    check_header(name, call_options.headers[name])
-    headers[#headers + 1] = name .. ": " .. call_options.headers[name]
-  end
   local auth = credentials[self]
-  if auth then headers[#headers + 1] = "Authorization: " .. auth end
-  if body and self.http_compress then
-    body = core.gzip(body)
-    headers[#headers + 1] = "Content-Encoding: gzip"
+  for _, given in ipairs{ call_options.headers or {}, extra or {} } do
+    for _, name in ipairs(sorted_keys(given)) do
+      check_header(name, given[name])
+      if name:lower() == "authorization" then auth = nil end -- the call's own replaces the client's
+      headers[#headers + 1] = name .. ": " .. given[name]
+    end
   end
-  return self:send(api, prepared, headers, body, call_options)
+  if auth then headers[#headers + 1] = "Authorization: " .. auth end
+  return headers
+end
+
+-- Body fields perform_request scrubs from errors: every secret field any
+-- catalog API has (it cannot know which API a path is).
+local ANY_SECRET_FIELDS = {}
+for _, fields in pairs(SECRET_FIELDS) do
+  for _, name in ipairs(fields) do ANY_SECRET_FIELDS[name] = true end
+end
+
+local function query_value(v)
+  if type(v) == "table" then -- a list: ES takes comma-separated values
+    local parts = {}
+    for i, item in ipairs(v) do parts[i] = tostring(item) end
+    v = table.concat(parts, ",")
+  end
+  return core.escape(tostring(v))
+end
+
+-- Like core.interpret, but a 2xx body may be any JSON value (a JSON array
+-- from _cat?format=json) or text (_cat without it): perform_request cannot
+-- know what the path answers.
+local function interpret_any(response, decode)
+  local result, err = core.interpret(response, decode)
+  if result or err.kind ~= "decode" or response.status < 200 or response.status > 299 then
+    return result, err
+  end
+  if err.message == "the response body is not a JSON object" then
+    return decode(response.body)
+  elseif tostring(err.message):find("^unexpected content%-type") then
+    return response.body
+  end
+  return nil, err
+end
+
+local PERFORM_PARAMS = { query = "table|string", body = "table|string", headers = "table" }
+
+--- Sends a request the catalog does not list: the escape hatch.
+-- It takes the same path as every API call (nodes, retries, deadline,
+-- observers, the product check, error objects, redaction of credentials and
+-- of secret body fields) but no validation: the path is sent as given.
+-- @tparam string method an HTTP method in capitals (`"GET"`, `"PUT"`, ...)
+-- @tparam string path the path, starting with `/`, already escaped (see `core.escape`)
+-- @tparam[opt] table params `query` (a table of name = value, lists joined by commas, or an
+--   encoded string), `body` (a table sent as JSON, or a string sent as it is), `headers`
+--   (a table of name = value; a `Content-Type` here replaces the JSON one)
+-- @tparam[opt] table call_options as for any API call (timeouts, deadline_ms, max_retries, opaque_id, headers)
+-- @return the decoded body (a table; for a 2xx that is not a JSON object, the JSON value or the text)
+-- @return[2] nil
+-- @return[2] an error object (`err.api` is `"perform_request"`)
+-- @raise for a bad method, path or parameter (a programmer error)
+-- @usage local stats, err = client:perform_request("GET", "/_connector/_stats")
+-- local res, err = client:perform_request("POST", "/my-index/_doc",
+--   { query = { refresh = "true" }, body = { title = "x" } })
+function Client:perform_request(method, path, params, call_options)
+  if type(method) ~= "string" or not method:match("^%u+$") then
+    error("esconnector: perform_request: method must be an HTTP method in capitals, like \"GET\"", 2)
+  end
+  if type(path) ~= "string" or path:sub(1, 1) ~= "/" or path:find("[%s%c#]") then
+    error("esconnector: perform_request: path must start with / and hold no spaces, controls or #", 2)
+  end
+  params = params or {}
+  if type(params) ~= "table" then error("esconnector: perform_request: params must be a table", 2) end
+  check_options(params, PERFORM_PARAMS, "perform_request parameter")
+  call_options = call_options or {}
+  if type(call_options) ~= "table" then error("esconnector: call options must be a table", 2) end
+  check_options(call_options, CALL_OPTION_TYPES, "call option")
+
+  local query = params.query
+  if type(query) == "table" then
+    local parts = {}
+    for _, name in ipairs(sorted_keys(query)) do
+      parts[#parts + 1] = core.escape(tostring(name)) .. "=" .. query_value(query[name])
+    end
+    query = #parts > 0 and table.concat(parts, "&") or nil
+  elseif query == "" then
+    query = nil
+  end
+  if query and path:find("?", 1, true) then
+    error("esconnector: perform_request: give the query in the path or in params.query, not both", 2)
+  end
+  local body, secrets = params.body, {}
+  if type(body) == "table" then
+    for name in pairs(ANY_SECRET_FIELDS) do
+      if type(body[name]) == "string" and #body[name] >= 4 then secrets[#secrets + 1] = body[name] end
+    end
+    local encode_err
+    body, encode_err = json.encode(body)
+    if not body then
+      return nil, errors.new{ kind = "validation", api = "perform_request",
+        message = "cannot encode the body as JSON: " .. tostring(encode_err) }
+    end
+  end
+  local prepared = { method = method, path = path, query = query, secrets = secrets, interpret = interpret_any }
+  return self:send("perform_request", prepared, self:call_headers(body, call_options, params.headers), body,
+    call_options)
 end
 
 -- The retry loop: picks nodes, sends, interprets, retries what may be
@@ -490,7 +771,11 @@ function Client:send(api, prepared, headers, body, call_options)
   local started = transport:now_ms()
   local deadline_at = deadline_ms and started + deadline_ms
   local path = prepared.path .. (prepared.query and "?" .. prepared.query or "")
-  local secrets = request_secrets(api, prepared.body)
+  local secrets = prepared.secrets or request_secrets(api, prepared.body)
+  if body and self.http_compress then
+    body = core.gzip(body)
+    headers[#headers + 1] = "Content-Encoding: gzip"
+  end
   local history = {}
   local attempt = 0
   local function fail(err)
@@ -537,7 +822,7 @@ function Client:send(api, prepared, headers, body, call_options)
         kind = record.kind, message = record.message, duration_ms = record.duration_ms }
     end
 
-    local err, retryable
+    local err, retryable, retry_after
     if response then
       local status = response.status
       if status == 502 or status == 503 or status == 504 then
@@ -545,9 +830,10 @@ function Client:send(api, prepared, headers, body, call_options)
       else
         self.pool:mark_alive(node)
       end
-      local result, interpret_err = core.interpret(response, json.decode)
+      local result, interpret_err = (prepared.interpret or core.interpret)(response, json.decode)
       if result then return result end
       err, retryable = interpret_err, interpret_err.kind == "http" and self.retry_status[status] == true
+      if retryable then retry_after = client.retry_after_ms(response.headers and response.headers["retry-after"]) end
     else
       err = transport_err
       if err.kind == "connection" then
@@ -561,16 +847,27 @@ function Client:send(api, prepared, headers, body, call_options)
     err.node = node.url
     if not retryable or attempt > max_retries then return fail(err) end
     local nodes = #self.pool.nodes
-    if attempt % nodes == 0 then
-      local wait = backoff_ms(self, attempt / nodes)
-      if deadline_at then wait = math.min(wait, deadline_at - transport:now_ms()) end
-      if wait > 0 then transport:sleep_ms(wait) end
+    local wait = attempt % nodes == 0 and backoff_ms(self, attempt / nodes) or 0
+    if retry_after then
+      -- The server said when to come back: wait that long, but only if the
+      -- retry can still happen within the deadline (without one, within
+      -- the request timeout); otherwise fail now with its answer.
+      local budget = deadline_at and deadline_at - transport:now_ms() or timeout
+      if retry_after >= budget then
+        err.retry_after_ms = retry_after
+        return fail(err)
+      end
+      wait = math.max(wait, retry_after)
     end
+    if deadline_at then wait = math.min(wait, deadline_at - transport:now_ms()) end
+    if wait > 0 then transport:sleep_ms(wait) end
   end
 end
 
 --- A new client for the same cluster and settings, with overrides (for
 -- example other credentials: derive{ api_key = ... }).
+-- @tparam[opt] table overrides options that replace this client's (credentials are not inherited)
+-- @treturn Client
 function Client:derive(overrides)
   local options = {}
   for k, v in pairs(self.base_options) do options[k] = v end
@@ -579,6 +876,10 @@ function Client:derive(overrides)
 end
 
 --- Rotates a connector's API key safely (see esconnector.rotation).
+-- @tparam table params see `esconnector.rotation.rotate`
+-- @treturn table the report
+-- @return[2] nil
+-- @return[2] the error, with the failed `step`
 function Client:rotate_api_key(params)
   return require("esconnector.rotation").rotate(self, params)
 end

@@ -2,6 +2,7 @@
 -- never touched), behaving the same on Debian's lua-cjson 2.1.0 and on the
 -- OpenResty fork: `[]` stays an array, `/` is not escaped, and on Lua 5.3+
 -- integers decode as integers.
+-- @module esconnector.json
 local cjson = require "cjson"
 
 local json = {}

@@ -16,6 +16,7 @@
 -- failure at any step undoes what was done, in reverse: the connector is
 -- pointed back at its old ids, the new secret deleted, the new key
 -- invalidated.  Whatever an undo step could not do is listed in err.leftovers.
+-- @module esconnector.rotation
 local errors = require "esconnector.errors"
 local json = require "esconnector.json"
 
@@ -50,7 +51,7 @@ end
 -- A failed step: the underlying error, with the step and what is left.
 local function failure(step, err, undone, leftovers)
   local e = {}
-  for k, v in pairs(err) do e[k] = v end
+  for k, v in pairs(errors.fields(err)) do e[k] = v end -- an error's fields are behind its metatable
   e.step = step
   e.undone = undone
   e.leftovers = leftovers
@@ -65,6 +66,13 @@ end
 -- key is safely handed over).  Returns a report, or nil and
 -- an error whose `step` names the step that failed.  Neither ever holds the
 -- key itself.
+-- @tparam table client the client (its credentials must be a user's: keys made with an API key are restricted)
+-- @tparam table params `connector_id` and the optional fields above
+-- @treturn table the report: `connector_id`, `old_api_key_id`, `new_api_key_id`, `new_api_key_secret_id`, ...
+-- @return[2] nil
+-- @return[2] an error object with `step`, `undone` and `leftovers`
+-- @raise without a non-empty `connector_id`
+-- @usage local report, err = client:rotate_api_key{ connector_id = "my-connector", expiration = "30d" }
 function rotation.rotate(client, params)
   if type(params) ~= "table" or type(params.connector_id) ~= "string" or params.connector_id == "" then
     error("esconnector: rotate_api_key needs { connector_id = <non-empty string> }", 3)

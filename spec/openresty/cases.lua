@@ -17,6 +17,8 @@
 -- absent = function(ctx) -> strings that must appear nowhere in the error,
 -- max_ms = the longest the call may take.  Expected values may be
 -- functions of ctx.
+local errors = require "esconnector.errors"
+
 local cases = {}
 
 local BOTH_NULL = "Validation Failed: 1: [api_key_id] and [api_key_secret_id] cannot both be [null]. "
@@ -226,6 +228,7 @@ local function dump(v, depth)
   if type(v) == "string" then return ("%q"):format(v) end
   if type(v) ~= "table" then return tostring(v) end
   if depth > 3 then return "{...}" end
+  if errors.is_error(v) then v = errors.fields(v) end -- its fields are behind the metatable
   local keys = {}
   for k in pairs(v) do keys[#keys + 1] = k end
   table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)

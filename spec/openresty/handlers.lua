@@ -1,4 +1,3 @@
--- luacheck: globals ngx
 --- The test nginx's handlers (spec/openresty/nginx.conf.in), driven over
 -- HTTP by scripts/openresty-tests.  Every answer of a test endpoint is one
 -- line: "PASS <transport> <detail>" or "FAIL <transport> <detail>".
@@ -339,6 +338,31 @@ check("the client made in init_by_lua serves request handlers through resty", fu
   return res ~= nil and selected == "resty", selected .. " " .. tostring(res and res.tagline or err)
 end)
 
+check("perform_request and connector:list_all through cosockets", function()
+  local client = esconnector.new{ hosts = { env.url }, api_key = env.api_key }
+  local name = unique("resty-paging")
+  local ids = {}
+  for i = 1, 3 do
+    ids[i] = name .. "-" .. i
+    local res, err = client:perform_request("PUT", "/_connector/" .. ids[i], { body = { name = name } })
+    if not res then return false, "perform_request: " .. tostring(err) end
+  end
+  local seen, requests = 0, 0
+  local counting = esconnector.new{ hosts = { env.url }, api_key = env.api_key,
+    on_request = function() requests = requests + 1 end }
+  for connector, err in counting.connector:list_all{ connector_name = name, size = 2 } do
+    if not connector then return false, "list_all: " .. tostring(err) end
+    seen = seen + 1
+  end
+  local selected = client.transport:selected()
+  for _, id in ipairs(ids) do client.connector:delete{ connector_id = id, hard = true } end
+  if seen ~= 3 or requests ~= 2 then
+    return false, ("list_all saw %d connectors in %d requests"):format(seen, requests)
+  end
+  if selected ~= "resty" then return false, "transport " .. tostring(selected) end
+  return true, "3 connectors in 2 pages"
+end)
+
 local CONCURRENT_IDS = 10
 
 local routes = {}
@@ -432,6 +456,22 @@ routes["/t/slow-call"] = function()
   local res, err = fake_client("slow/10", { request_timeout_ms = 10000 }):info()
   results:set("slow", "done")
   reply(res ~= nil, "resty", ("slow %d ms %s"):format(now_ms() - started, res and res.framing or tostring(err)))
+end
+
+-- An error from a real call (a missing connector, 404) in every string
+-- context nginx offers: ngx.say / ngx.print take it as an array of
+-- strings, ngx.log calls __tostring, ".." calls __concat.
+routes["/t/error-strings"] = function()
+  local id = unique("error-strings")
+  local res, err = shared_client.connector:get{ connector_id = id }
+  if res then return ngx.say("unexpected: a connector ", id) end
+  ngx.log(ngx.ERR, "esconnector-error-log: ", err)
+  ngx.say("say: ", err)
+  ngx.print("print: ", err, "\n")
+  ngx.say("concat: " .. err .. " :end")
+  ngx.say("fields: ", err.kind, " ", err.status, " ", err.type, " ", err.attempts)
+  err.step = "probe" -- a write keeps the object printable
+  ngx.say({ "table: ", err })
 end
 
 routes["/t/slow-status"] = function()

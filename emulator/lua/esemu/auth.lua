@@ -1,7 +1,6 @@
 -- Authentication (401, es-behaviour.md §2.1) and authorization (403, §2.2).
 -- Users, roles and API keys live in the esemu_auth shared dict, so every
 -- worker and every node port sees the same ones.
--- luacheck: globals ngx
 
 local errors = require "esemu.errors"
 local json = require "esemu.json"

@@ -9,7 +9,6 @@
 --   GET    /requests       [{"node","method","path","status"[,"fault"]}, ...] since start or the last DELETE
 --   DELETE /requests       clears the log
 --   POST   /reset          wipes all Elasticsearch data except the bootstrap credentials
--- luacheck: globals ngx
 
 local cjson = require "cjson.safe"
 local json = require "esemu.json"

@@ -3,7 +3,8 @@
 -- (authentication, routing), in creation order; the first active one that
 -- matches the request applies.
 --
--- A fault is {id, fault, node, method, path, status, ms, count, after} plus
+-- A fault is {id, fault, node, method, path, status, retry_after, ms, count,
+-- after} plus
 -- its counters: seen (matching requests so far) and applied.  It matches a
 -- request when node, method and path (a Lua pattern, unanchored unless it
 -- says ^, against the raw path without the query) all match or are absent.
@@ -13,7 +14,6 @@
 --
 -- All faults live as one JSON list under "faults" in the esemu_control
 -- dict; take() does its read-modify-write without yielding (one worker).
--- luacheck: globals ngx
 
 local cjson = require "cjson.safe"
 local errors = require "esemu.errors"
@@ -25,7 +25,7 @@ M.KINDS = { close = true, reset = true, delay = true, status = true, malformed =
             oversize = true }
 
 local FIELDS = { fault = true, node = true, method = true, path = true, status = true, ms = true, count = true,
-                 after = true }
+                 after = true, retry_after = true }
 
 local function dict() return ngx.shared.esemu_control end
 
@@ -65,6 +65,14 @@ function M.check(spec, nnodes)
     f.status = spec.status
   elseif spec.status ~= nil then
     return nil, "[status] is for the status fault only"
+  end
+  -- a Retry-After header on the status fault: seconds or an HTTP date, as given
+  if spec.retry_after ~= nil then
+    if f.fault ~= "status" then return nil, "[retry_after] is for the status fault only" end
+    if type(spec.retry_after) ~= "string" or spec.retry_after:find("[%c]") then
+      return nil, "[retry_after] must be a header value (delay-seconds or an HTTP date)"
+    end
+    f.retry_after = spec.retry_after
   end
   if f.fault == "delay" then
     if not is_int(spec.ms, 0, 3600000) then return nil, "[ms] must be a number of milliseconds" end
@@ -194,6 +202,7 @@ function M.apply(f)
     ngx.exit(ngx.ERROR) -- the connection is closed, the body cut short
     return true
   elseif kind == "status" then
+    if f.retry_after then ngx.header["Retry-After"] = f.retry_after end
     response.bind(nil)
     response.error(errors.new("esemu_injected_fault_exception",
       ("fault injected by the esemu control endpoint: status %d"):format(f.status),

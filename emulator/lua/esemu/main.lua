@@ -1,6 +1,5 @@
 -- Entry points called from nginx.conf: init() in the master at start-up,
 -- handle() and log() for every request on a node port.
--- luacheck: globals ngx
 
 local errors = require "esemu.errors"
 local json = require "esemu.json"

@@ -1,7 +1,6 @@
 -- The request as RestRequest sees it: raw path and uri, decoded query
 -- parameters with consumption tracking (BaseRestHandler rejects the ones no
 -- handler read), the parsed Accept / Content-Type media types and the body.
--- luacheck: globals ngx
 
 local errors = require "esemu.errors"
 local util = require "esemu.util"

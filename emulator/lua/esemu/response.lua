@@ -3,7 +3,6 @@
 -- from the Accept header, exception headers (WWW-Authenticate) copied to the
 -- HTTP response.  X-elastic-product is added by nginx.conf (add_header
 -- ... always) so that even nginx's own error pages carry it.
--- luacheck: globals ngx
 
 local json = require "esemu.json"
 local errors = require "esemu.errors"

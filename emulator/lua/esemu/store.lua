@@ -5,7 +5,6 @@
 --
 -- The handlers run read-modify-write sequences without yielding, and nginx
 -- runs one worker, so each request sees and leaves a consistent state.
--- luacheck: globals ngx
 
 local json = require "esemu.json"
 local xcontent = require "esemu.xcontent"

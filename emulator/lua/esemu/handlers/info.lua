@@ -1,6 +1,5 @@
 -- GET / (RestMainAction): cluster and version information.  Pretty-printed
 -- unless ?pretty=false, as Elasticsearch does for this one endpoint.
--- luacheck: globals ngx
 
 local json = require "esemu.json"
 

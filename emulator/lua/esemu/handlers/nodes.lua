@@ -1,6 +1,5 @@
 -- The nodes of the emulated cluster (one per listening port, esemu start
 -- --nodes N) and GET /_nodes (RestNodesInfoAction): what a client sniffs.
--- luacheck: globals ngx
 
 local cjson = require "cjson.safe"
 local errors = require "esemu.errors"

@@ -1,7 +1,6 @@
 -- Security APIs (es-behaviour.md §2, §6): API keys (create, grant, get,
 -- query, invalidate, update, bulk update, cache clear), authenticate, roles
 -- and native users.  State lives in auth.lua (esemu_auth shared dict).
--- luacheck: globals ngx
 
 local auth = require "esemu.auth"
 local errors = require "esemu.errors"

@@ -1,4 +1,3 @@
--- luacheck: globals ngx
 --- POST /admin/connectors/<connector_id>/api-key-id with a JSON body
 -- {"api_key_id": ..., "api_key_secret_id": ...}: calls
 -- connector.update_api_key_id and answers its result, or its error, as JSON.

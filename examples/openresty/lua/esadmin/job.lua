@@ -1,4 +1,3 @@
--- luacheck: globals ngx
 --- A periodic job: logs how many connectors there are.  Started from
 -- init_worker_by_lua, where cosockets do not exist, so every call runs in
 -- a timer; only worker 0 starts it, so it runs once per nginx instance.
