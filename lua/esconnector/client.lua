@@ -597,6 +597,16 @@ function Client:rotate_api_key(params)
   return require("esconnector.rotation").rotate(self, params)
 end
 
+--- Keys and secrets earlier rotations left behind (see esconnector.rotation).
+function Client:reconcile(params)
+  return require("esconnector.rotation").reconcile(self, params)
+end
+
+--- Retires old keys whose planned retirement has come (see esconnector.rotation).
+function Client:retire(params)
+  return require("esconnector.rotation").retire(self, params)
+end
+
 --- Closes the client's connections; the client is unusable afterwards.
 function Client:close()
   if self.transport.close then self.transport:close() end
