@@ -525,8 +525,10 @@ local function dry_run_report(client, report, params, native, old_key, old_secre
     refusals[#refusals + 1] = "the connector is self-managed: its service must be given the new key "
       .. "(on_key; the CLI: --key-dir)"
   end
-  local _, cred_err = rotation.check_credentials(client)
-  if cred_err then refusals[#refusals + 1] = cred_err.message or tostring(cred_err) end
+  if not params.credentials_checked then
+    local _, cred_err = rotation.check_credentials(client)
+    if cred_err then refusals[#refusals + 1] = cred_err.message or tostring(cred_err) end
+  end
   report.refusals = refusals
   report.would_fail = #refusals > 0
   return report
@@ -541,7 +543,8 @@ end
 -- on_key(encoded, info) must return true once the service can read the key
 -- (it may still use the old one until it reloads: give retire_after), or
 -- "reloaded" once the service uses it (the old key then retires at once);
--- anything else, or an error, means the service does not have it.
+-- anything else (false, reason), or an error, means the service does not
+-- have it.  [credentials_checked]: skip the dry run's credentials check.
 --
 -- Returns a report (the rotation committed: the connector uses the new key)
 -- whose `leftovers` lists what could not be retired, with the call that
@@ -800,13 +803,19 @@ function rotation.rotate(client, params)
   -- own configuration, so whoever runs it must get the new key.
   local reloaded = false
   if not native then
-    local ok, delivered = pcall(params.on_key, encoded, { connector_id = id, api_key_id = new_key,
+    local ok, delivered, reason = pcall(params.on_key, encoded, { connector_id = id, api_key_id = new_key,
       rotation_id = rotation_id })
     if not ok or (delivered ~= true and delivered ~= "reloaded") then
-      -- the error of on_key may quote the key: only its type is kept
-      local why = ok and ("it returned " .. type(delivered) .. (delivered == false and " false" or ""))
-        or "it raised an error"
-      if type(delivered) == "string" and ok then why = "it returned: " .. delivered end
+      local why = ok and ("it returned " .. tostring(delivered)) or ("it raised: " .. tostring(delivered))
+      if ok and type(reason) == "string" then why = why .. ": " .. reason end
+      -- whatever on_key said must not carry the key itself
+      local from = 1
+      while true do
+        local i, j = why:find(encoded, from, true)
+        if not i then break end
+        why = why:sub(1, i - 1) .. "[redacted]" .. why:sub(j + 1)
+        from = i + 10
+      end
       return fail("deliver", errors.new{ kind = "validation", api = "on_key",
         message = "on_key did not take the new key: " .. why })
     end
