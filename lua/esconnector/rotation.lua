@@ -309,7 +309,7 @@ local function reconcile_one(client, id, opts, used_keys, used_secrets)
   for _, k in ipairs(keys) do
     local meta = type(k.metadata) == "table" and k.metadata or {}
     local created = type(k.creation) == "number" and k.creation / 1000 or 0
-    local recent = now - created < grace
+    local recent = grace > 0 and now - created < grace
     if k.id ~= current and key_is_valid(k, now) and not in_use_key(k.id) then
       local entry = { id = k.id, name = value(k.name), created = iso8601(math.floor(created)),
         rotation_id = value(meta.rotation_id) }
@@ -722,6 +722,14 @@ function rotation.rotate(client, params)
     end
     if keep then
       leftovers[#leftovers + 1] = key_leftover(new_key, "is kept valid: " .. keep)
+      if old_key then
+        -- both stay valid; which one should win is for whoever finishes the job
+        local back = ('PUT /_connector/%s/_api_key_id {"api_key_id":"%s"%s}'):format(id, old_key,
+          old_secret and (',"api_key_secret_id":"%s"'):format(old_secret) or "")
+        leftovers[#leftovers + 1] = { kind = "api_key", id = old_key, call = back,
+          reason = "is kept valid (the key the rotation started from: the connector may no longer point at it"
+            .. (native and "" or ", but its service holds it") .. ")" }
+      end
     else
       local ok, why = invalidate(client, new_key)
       if ok then
