@@ -224,10 +224,12 @@ describe("bin/esconnector #subprocess", function()
       out, err, code = run("rotate --dry-run " .. quote(id), { ES_API_KEY = env.api_key })
       assert.are.equal(1, code)
       assert.matches("would stop", out)
+      assert.matches("API key", err)
       local err2, code2
       out, err2, code2 = run("rotate " .. quote(id) .. " --key-dir /nonexistent/keys", as_user)
       assert.are.equal(1, code2)
       assert.matches("%-%-key%-dir /nonexistent/keys", err2)
+      assert.are.equal("", out)
       assert.are.equal(0, creates_since(since))
     end)
 
