@@ -72,7 +72,7 @@ describe("at most once for calls that create", function()
     assert.are.equal(1, #logged("POST", "^/_connector/_secret$", since))
   end)
 
-  it("does not resend a create on a timeout either, while an idempotent call is retried", function()
+  it("does not resend a create on a timeout either, while an idempotent call is retried #timing", function()
     local id = env.unique("once-put")
     local since = #emulator.requests()
     emulator.fault{ fault = "drop_answer", method = "PUT", path = "^/_connector/" .. id:gsub("%p", "%%%0") .. "$",

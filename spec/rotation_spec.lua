@@ -263,7 +263,7 @@ describe("client:rotate_api_key", function()
     end)
   end)
 
-  describe("under faults", function()
+  describe("under faults #timing", function()
     if not emulator.available() then
       pending("needs the emulator's fault injection")
       return
@@ -449,7 +449,7 @@ describe("client:rotate_api_key", function()
     end)
   end)
 
-  describe("killed between steps, then reconcile", function()
+  describe("killed between steps, then reconcile #subprocess", function()
     if not emulator.available() then
       pending("needs the emulator")
       return
