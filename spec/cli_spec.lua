@@ -203,6 +203,57 @@ describe("bin/esconnector #subprocess", function()
       own.stop()
     end)
 
+    it("runs examples/rotate_cron.sh as a user, then its retire", function()
+      local emulator = require "spec.support.emulator"
+      local own = emulator.start{ auth = true }
+      local creds = own.credentials
+      local esconnector = require "esconnector"
+      local admin = esconnector.new{ hosts = { own.url }, basic_auth = { creds.username, creds.password } }
+      assert(admin.connector:put{ connector_id = "cron-native", index_name = "content-cron", is_native = true })
+      assert(admin.connector:put{ connector_id = "cron-self", index_name = "search-cron" })
+      local old = assert(admin.security:create_api_key{ name = "cron-old" })
+      assert(admin.connector:update_api_key_id{ connector_id = "cron-self", api_key_id = old.id })
+      local work = os.tmpname()
+      os.remove(work)
+      os.execute("mkdir " .. quote(work))
+      -- `esconnector` on PATH: this checkout, on this Lua
+      local wrapper = assert(io.open(work .. "/esconnector", "w"))
+      wrapper:write(("#!/bin/sh\nexec env LUA_PATH=%s LUA_CPATH=%s %s %s \"$@\"\n"):format(
+        quote(os.getenv("PWD") .. "/lua/?.lua;" .. os.getenv("PWD") .. "/lua/?/init.lua;;"),
+        quote(os.getenv("PWD") .. "/build/" .. (interpreter == "luajit" and "jit" or _VERSION:match("%d+%.%d+"))
+          .. "/?.so;;"), interpreter, quote(os.getenv("PWD") .. "/bin/esconnector")))
+      wrapper:close()
+      local password = assert(io.open(work .. "/password", "w"))
+      password:write(creds.password)
+      password:close()
+      local function cron(what)
+        local pipe = assert(io.popen(("env -u LD_PRELOAD PATH=%s:$PATH ES_URL=%s ES_USERNAME=%s ES_PASSWORD_FILE=%s "
+          .. "ES_API_KEY=ignored KEY_DIR=%s sh examples/rotate_cron.sh %s 2>&1; echo \"exit=$?\""):format(
+          quote(work), quote(own.url), quote(creds.username), quote(work .. "/password"), quote(work .. "/keys"),
+          what)))
+        local out = pipe:read("*a")
+        pipe:close()
+        return out, tonumber(out:match("exit=(%d+)"))
+      end
+      os.execute("chmod +x " .. quote(work .. "/esconnector"))
+      local out, code = cron("rotate")
+      assert.are.equal(0, code, out)
+      assert.matches("rotated cron%-native", out)
+      assert.matches("rotated cron%-self: .*old key retires at", out)
+      assert.matches("rotated 2, failed 0, leftovers 0", out)
+      local f = assert(io.open(work .. "/keys/cron-self.key"))
+      local probe = admin:derive{ api_key = f:read("*l") }
+      f:close()
+      assert(probe.security:authenticate())
+      probe:close()
+      out, code = cron("retire")
+      assert.are.equal(0, code, out)
+      assert.matches("PENDING cron%-self", out)
+      admin:close()
+      own.stop()
+      os.execute("rm -rf " .. quote(work))
+    end)
+
     local emulator = require "spec.support.emulator"
     local function creates_since(since)
       local n = 0
