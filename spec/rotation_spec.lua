@@ -437,6 +437,20 @@ describe("client:rotate_api_key", function()
       assert_invariants(id, { known = known, service = service, named = named_text(report) })
     end)
 
+    it("never points a connector back at an old key that was invalidated meanwhile", function()
+      local id, old = connector_with_key(false)
+      local known = { [old.id] = old.encoded }
+      local _, err = client:rotate_api_key{ connector_id = id, on_key = function(encoded, info)
+        known[info.api_key_id] = encoded
+        assert(admin.security:invalidate_api_key{ ids = { old.id } }) -- someone else, meanwhile
+        return false
+      end }
+      assert.are.equal("deliver", err.step)
+      local doc = assert_invariants(id, { known = known, named = named_text(nil, err) })
+      assert.are.equal(err.new_api_key_id, doc.api_key_id)
+      assert.matches("is no longer valid", named_text(nil, err))
+    end)
+
     it("does not leave a key made by a lost create unreported", function()
       local id, old = connector_with_key(true)
       emulator.fault{ fault = "drop_answer", method = "PUT", path = "^/_security/api_key$", count = 1 }

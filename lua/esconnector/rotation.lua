@@ -669,6 +669,7 @@ function rotation.rotate(client, params)
   -- still point at them.
   local function undo()
     local connector_on_new = false -- true, false or nil (unknown)
+    local old_unusable -- why the connector cannot go back to the old key
     if switch_sent then
       local cur_key, cur_secret, read_err = connector_ids(client, id)
       if read_err then
@@ -676,7 +677,14 @@ function rotation.rotate(client, params)
       else
         connector_on_new = cur_key == new_key or (new_secret ~= nil and cur_secret == new_secret)
       end
-      if connector_on_new ~= false then
+      if connector_on_new ~= false and old_key then
+        -- never point a connector back at a key not verified valid now
+        local old_record = get_key(client, old_key)
+        if not key_is_valid(old_record, os.time()) then
+          old_unusable = old_record == nil and "could not be read" or "is no longer valid"
+        end
+      end
+      if connector_on_new ~= false and not old_unusable then
         if old_key then
           local outcome = settle(
             function()
@@ -696,7 +704,9 @@ function rotation.rotate(client, params)
       end
     end
     local keep
-    if connector_on_new == true then
+    if connector_on_new ~= false and old_unusable then
+      keep = ("the connector points at it, and the old key [%s] %s"):format(old_key, old_unusable)
+    elseif connector_on_new == true then
       keep = old_key and "the connector may still point at it (pointing it back failed)"
         or "the connector points at it (it had no key before, and api_key_id cannot be cleared)"
     elseif connector_on_new == nil then
@@ -722,7 +732,7 @@ function rotation.rotate(client, params)
     end
     if keep then
       leftovers[#leftovers + 1] = key_leftover(new_key, "is kept valid: " .. keep)
-      if old_key then
+      if old_key and not old_unusable then
         -- both stay valid; which one should win is for whoever finishes the job
         local back = ('PUT /_connector/%s/_api_key_id {"api_key_id":"%s"%s}'):format(id, old_key,
           old_secret and (',"api_key_secret_id":"%s"'):format(old_secret) or "")
