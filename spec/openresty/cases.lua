@@ -251,8 +251,8 @@ cases.list = {
           reused_gets = reused_gets + 1
         end
       end
-      return { key = key and "returned" or "none", kind = err and err.kind, attempts = err and err.attempts, creates = creates,
-        fresh = fresh, reused_gets = reused_gets, applied = log[#log].status == 444 }
+      return { key = key and "returned" or "none", kind = err and err.kind, attempts = err and err.attempts,
+        creates = creates, fresh = fresh, reused_gets = reused_gets, applied = log[#log].status == 444 }
     end,
     expect = { value = {
       skipped = function(ctx) return not ctx.control_url or nil end,
