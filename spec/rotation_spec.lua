@@ -269,7 +269,7 @@ describe("client:rotate_api_key", function()
       return
     end
 
-    local TIMEOUT_MS, DELAY_MS = 400, 800
+    local TIMEOUT_MS, DELAY_MS = 300, 550
 
     -- The requests of each step: method, path pattern, how many requests
     -- the forward step sends (a clean failure must hit them all).
@@ -309,7 +309,7 @@ describe("client:rotate_api_key", function()
           return true
         end or nil }
       rotating:close()
-      if class ~= "clean" and class ~= "answer_lost" then core.sleep_ms(DELAY_MS + 300) end -- late ones land
+      if class ~= "clean" and class ~= "answer_lost" then core.sleep_ms(DELAY_MS + 250) end -- late ones land
       emulator.clear_faults()
       assert.is_true(report ~= nil or err ~= nil)
       local doc = assert_invariants(id, { known = known, service = service, named = named_text(report, err) })
