@@ -332,8 +332,9 @@ describe("bin/esconnector #subprocess", function()
     end)
 
     it("writes key files without following a symlink, one file per connector id", function()
-      local managed = env.unique("cli-link") .. "/x"
-      assert(client.connector:put{ connector_id = managed, index_name = "search-link" })
+      local base = env.unique("cli-link")
+      local managed = base .. "/x"
+      assert(client.connector:put{ connector_id = managed, index_name = "search-" .. base })
       local dir = os.tmpname()
       os.remove(dir)
       os.execute("mkdir " .. quote(dir))

@@ -685,7 +685,9 @@ function rotation.rotate(client, params)
         end
       end
       if connector_on_new ~= false and not old_unusable then
-        if old_key then
+        -- null cannot clear a field: a connector that had no key (or, native,
+        -- no secret) cannot go back to having none, so it keeps the new ones
+        if old_key and not (native and not old_secret) then
           local outcome = settle(
             function()
               return client.connector:update_api_key_id{ connector_id = id, api_key_id = old_key,
@@ -707,8 +709,9 @@ function rotation.rotate(client, params)
     if connector_on_new ~= false and old_unusable then
       keep = ("the connector points at it, and the old key [%s] %s"):format(old_key, old_unusable)
     elseif connector_on_new == true then
-      keep = old_key and "the connector may still point at it (pointing it back failed)"
-        or "the connector points at it (it had no key before, and api_key_id cannot be cleared)"
+      keep = (old_key and not (native and not old_secret)) and "the connector may still point at it "
+        .. "(pointing it back failed)" or "the connector points at it (it had no key or secret before, and "
+        .. "null cannot clear a field)"
     elseif connector_on_new == nil then
       keep = "the connector may point at it (it could not be read)"
     elseif switch_in_flight then
