@@ -279,7 +279,12 @@ end
 local function reconcile_one(client, id, opts, used_keys, used_secrets)
   local now, grace = opts.now, opts.grace_seconds
   local out = { connector_id = id, keys = {}, secrets = {}, errors = {} }
-  local current, current_secret, err, gone = connector_ids(client, id)
+  local current, current_secret, err, gone
+  if opts.ids then -- the caller has just read the connector
+    current, current_secret = opts.ids.api_key_id, opts.ids.api_key_secret_id
+  else
+    current, current_secret, err, gone = connector_ids(client, id)
+  end
   if err then
     out.errors[#out.errors + 1] = tostring(err)
     return out
@@ -585,7 +590,8 @@ function rotation.rotate(client, params)
 
   -- what earlier rotations left behind (reported, never touched here)
   if params.check_leftovers ~= false then
-    local found = reconcile_one(client, id, { now = os.time(), grace_seconds = rotation.DEFAULT_GRACE_SECONDS })
+    local found = reconcile_one(client, id, { now = os.time(), grace_seconds = rotation.DEFAULT_GRACE_SECONDS,
+      ids = { api_key_id = old_key, api_key_secret_id = value(connector.api_key_secret_id) } })
     report.found = { keys = found.keys, secrets = found.secrets }
     extra.found = report.found
     for _, e in ipairs(found.errors) do report.warnings[#report.warnings + 1] = "leftover check: " .. e end
