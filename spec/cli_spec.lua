@@ -12,7 +12,9 @@ describe("bin/esconnector #subprocess", function()
 
   it("prints usage and exits 2 for bad arguments", function()
     for _, args in ipairs({ "", "bogus", "get", "update-api-key-id c", "rotate", "rotate a --all",
-                            "list --size x" }) do
+                            "list --size x", "list --size 0", "list --size -3", "rotate --all --page-size 0",
+                            "rotate a --retire-after soon", "reconcile", "reconcile a --grace x", "retire",
+                            "retire a --all" }) do
       local _, err, code = run(args)
       assert.are.equal(2, code, args)
       assert.matches("Usage: esconnector", err, 1, true)
@@ -100,8 +102,10 @@ describe("bin/esconnector #subprocess", function()
       local id, old = native_connector()
       local out, err, code = run("--json rotate " .. quote(id), as_user)
       assert.are.equal(0, code, err)
-      local report = json.decode(out)
+      local first, second = out:match("^([^\n]*)\n([^\n]*)\n$")
+      local report = json.decode(first)
       assert.is_true(report.ok)
+      assert.are.same({ summary = true, rotated = 1, failed = 0, leftovers = 0 }, json.decode(second))
       assert.are.equal(old.id, report.old_api_key_id)
       local doc = assert(client.connector:get{ connector_id = id })
       assert.are.equal(report.new_api_key_id, doc.api_key_id)
@@ -126,6 +130,7 @@ describe("bin/esconnector #subprocess", function()
       assert.are.equal(1, code) -- one failed, the other went on
       assert.matches("rotated " .. managed:gsub("%p", "%%%0"), out)
       assert.matches("FAILED no%-such%-connector", out)
+      assert.matches("\nrotated 1, failed 1, leftovers 0\n$", out)
       local f = assert(io.open(dir .. "/" .. managed .. ".key"))
       local encoded = f:read("*l")
       f:close()
@@ -151,18 +156,196 @@ describe("bin/esconnector #subprocess", function()
       end
       assert(admin.connector:put{ connector_id = "no-index" }) -- cannot get default role descriptors
       local vars = { ES_URL = own.url, ES_API_KEY = "", ES_USERNAME = creds.username, ES_PASSWORD = creds.password }
-      local out, _, code = run("rotate --all --page-size 2", vars)
+      local out, err, code = run("rotate --all --page-size 2", vars)
       assert.are.equal(1, code)
       for _, id in ipairs(ids) do assert.matches("rotated " .. id:gsub("%p", "%%%0") .. ":", out) end
       assert.matches("FAILED no%-index:", out)
       local lines = 0
       for _ in out:gmatch("[^\n]+") do lines = lines + 1 end
-      assert.are.equal(4, lines)
+      assert.are.equal(5, lines) -- one per connector, and the closing line
+      assert.matches("\nrotated 3, failed 1, leftovers 0\n$", out)
+      assert.matches("rotating no%-index %(%d/4%)", err) -- progress goes to stderr
       for _, id in ipairs(ids) do
         assert.is_string(assert(admin.connector:get{ connector_id = id }).api_key_id)
       end
       admin:close()
       own.stop()
+    end)
+
+    it("runs examples/rotate_cron.sh as a user, then its retire", function()
+      local emulator = require "spec.support.emulator"
+      local own = emulator.start{ auth = true }
+      local creds = own.credentials
+      local esconnector = require "esconnector"
+      local admin = esconnector.new{ hosts = { own.url }, basic_auth = { creds.username, creds.password } }
+      assert(admin.connector:put{ connector_id = "cron-native", index_name = "content-cron", is_native = true })
+      assert(admin.connector:put{ connector_id = "cron-self", index_name = "search-cron" })
+      local old = assert(admin.security:create_api_key{ name = "cron-old" })
+      assert(admin.connector:update_api_key_id{ connector_id = "cron-self", api_key_id = old.id })
+      local work = os.tmpname()
+      os.remove(work)
+      os.execute("mkdir " .. quote(work))
+      -- `esconnector` on PATH: this checkout, on this Lua
+      local wrapper = assert(io.open(work .. "/esconnector", "w"))
+      wrapper:write(("#!/bin/sh\nexec env LUA_PATH=%s LUA_CPATH=%s %s %s \"$@\"\n"):format(
+        quote(os.getenv("PWD") .. "/lua/?.lua;" .. os.getenv("PWD") .. "/lua/?/init.lua;;"),
+        quote(os.getenv("PWD") .. "/build/" .. (interpreter == "luajit" and "jit" or _VERSION:match("%d+%.%d+"))
+          .. "/?.so;;"), interpreter, quote(os.getenv("PWD") .. "/bin/esconnector")))
+      wrapper:close()
+      local password = assert(io.open(work .. "/password", "w"))
+      password:write(creds.password)
+      password:close()
+      local function cron(what)
+        local pipe = assert(io.popen(("env -u LD_PRELOAD PATH=%s:$PATH ES_URL=%s ES_USERNAME=%s ES_PASSWORD_FILE=%s "
+          .. "ES_API_KEY=ignored KEY_DIR=%s sh examples/rotate_cron.sh %s 2>&1; echo \"exit=$?\""):format(
+          quote(work), quote(own.url), quote(creds.username), quote(work .. "/password"), quote(work .. "/keys"),
+          what)))
+        local out = pipe:read("*a")
+        pipe:close()
+        return out, tonumber(out:match("exit=(%d+)"))
+      end
+      os.execute("chmod +x " .. quote(work .. "/esconnector"))
+      local out, code = cron("rotate")
+      assert.are.equal(0, code, out)
+      assert.matches("rotated cron%-native", out)
+      assert.matches("rotated cron%-self: .*old key retires at", out)
+      assert.matches("rotated 2, failed 0, leftovers 0", out)
+      local f = assert(io.open(work .. "/keys/cron-self.key"))
+      local probe = admin:derive{ api_key = f:read("*l") }
+      f:close()
+      assert(probe.security:authenticate())
+      probe:close()
+      out, code = cron("retire")
+      assert.are.equal(0, code, out)
+      assert.matches("PENDING cron%-self", out)
+      admin:close()
+      own.stop()
+      os.execute("rm -rf " .. quote(work))
+    end)
+
+    local emulator = require "spec.support.emulator"
+    local function creates_since(since)
+      local n = 0
+      local log = emulator.requests()
+      for i = since + 1, #log do
+        if log[i].method == "PUT" and log[i].path == "/_security/api_key" then n = n + 1 end
+      end
+      return n
+    end
+
+    it("stops before making any key when the credentials are an API key or --key-dir is unusable", function()
+      if not emulator.available() then return pending("needs the emulator's request log") end
+      local id = native_connector()
+      local since = #emulator.requests()
+      local out, err, code = run("rotate --all", { ES_API_KEY = env.api_key })
+      assert.are.equal(1, code)
+      assert.matches("API key", err)
+      assert.are.equal("", out)
+      out, err, code = run("rotate --dry-run " .. quote(id), { ES_API_KEY = env.api_key })
+      assert.are.equal(1, code)
+      assert.matches("would stop", out)
+      assert.matches("API key", err)
+      local err2, code2
+      out, err2, code2 = run("rotate " .. quote(id) .. " --key-dir /nonexistent/keys", as_user)
+      assert.are.equal(1, code2)
+      assert.matches("%-%-key%-dir /nonexistent/keys", err2)
+      assert.are.equal("", out)
+      assert.are.equal(0, creates_since(since))
+    end)
+
+    it("dry-runs a self-managed connector without --key-dir as the failure the real run would be", function()
+      local managed = env.unique("cli-dry")
+      assert(client.connector:put{ connector_id = managed, index_name = "search-" .. managed })
+      local out, _, code = run("rotate --dry-run " .. quote(managed), as_user)
+      assert.are.equal(1, code)
+      assert.matches("WOULD FAIL " .. managed:gsub("%p", "%%%0") .. ": .*self%-managed", out)
+      assert.matches("would rotate 0, failed 1", out)
+    end)
+
+    it("prints what it could not retire and exits 1", function()
+      if not emulator.available() then return pending("needs the emulator's fault injection") end
+      local id, old = native_connector()
+      emulator.fault{ fault = "status", status = 500, method = "DELETE", path = "^/_security/api_key$" }
+      local out, _, code = run("rotate " .. quote(id), as_user)
+      emulator.clear_faults()
+      assert.are.equal(1, code)
+      assert.matches("rotated " .. id:gsub("%p", "%%%0"), out)
+      assert.matches("LEFTOVER " .. id:gsub("%p", "%%%0") .. ": API key %[" .. old.id:gsub("%p", "%%%0")
+        .. "%] is still valid.*DELETE /_security/api_key", out)
+      assert.matches("rotated 1, failed 0, leftovers 1\n$", out)
+      -- retire finishes the job
+      out, _, code = run("retire " .. quote(id), as_user)
+      assert.are.equal(0, code, out)
+      assert.matches("RETIRED " .. id:gsub("%p", "%%%0") .. ": API key %[" .. old.id:gsub("%p", "%%%0"), out)
+    end)
+
+    it("keeps the old key with --retire-after until `retire` is due", function()
+      local managed = env.unique("cli-grace")
+      assert(client.connector:put{ connector_id = managed, index_name = "search-" .. managed })
+      local old = assert(user_client.security:create_api_key{ name = "cli-" .. managed })
+      assert(client.connector:update_api_key_id{ connector_id = managed, api_key_id = old.id })
+      local dir = os.tmpname()
+      os.remove(dir)
+      os.execute("mkdir " .. quote(dir))
+      local out, _, code = run("rotate " .. quote(managed) .. " --retire-after 1h --key-dir " .. quote(dir), as_user)
+      assert.are.equal(0, code, out)
+      assert.matches("old key retires at", out)
+      out, _, code = run("retire " .. quote(managed), as_user)
+      assert.are.equal(0, code)
+      assert.matches("PENDING " .. managed:gsub("%p", "%%%0") .. ": API key %[" .. old.id:gsub("%p", "%%%0")
+        .. "%] retires at", out)
+      local probe = client:derive{ api_key = old.encoded }
+      assert(probe.security:authenticate())
+      probe:close()
+      os.execute("rm -rf " .. quote(dir))
+    end)
+
+    it("writes key files without following a symlink, one file per connector id", function()
+      local base = env.unique("cli-link")
+      local managed = base .. "/x"
+      assert(client.connector:put{ connector_id = managed, index_name = "search-" .. base })
+      local dir = os.tmpname()
+      os.remove(dir)
+      os.execute("mkdir " .. quote(dir))
+      local target = dir .. "/target"
+      local f = assert(io.open(target, "w"))
+      f:write("untouched\n")
+      f:close()
+      local path = dir .. "/" .. managed:gsub("/", "%%2F") .. ".key"
+      os.execute("ln -s " .. quote(target) .. " " .. quote(path))
+      local out, _, code = run("rotate " .. quote(managed) .. " --key-dir " .. quote(dir), as_user)
+      assert.are.equal(0, code, out)
+      f = assert(io.open(target))
+      assert.are.equal("untouched\n", f:read("*a"))
+      f:close()
+      f = assert(io.open(path))
+      local encoded = f:read("*l")
+      f:close()
+      local probe = client:derive{ api_key = encoded }
+      assert(probe.security:authenticate())
+      probe:close()
+      assert.are.equal("600", io.popen("stat -c %a " .. quote(path)):read("*l"))
+      os.execute("rm -rf " .. quote(dir))
+    end)
+
+    it("reconciles: lists keys made for a connector that it does not use, and removes them with --apply", function()
+      local id = native_connector()
+      local orphan = assert(user_client.security:create_api_key{ name = "orphan-" .. id,
+        metadata = { connector_id = id, rotation_id = "cli-r1" } })
+      local out, _, code = run("reconcile " .. quote(id), as_user)
+      assert.are.equal(0, code, out) -- younger than the grace period: not an orphan yet
+      assert.matches("RECENT " .. id:gsub("%p", "%%%0") .. ": API key %[" .. orphan.id:gsub("%p", "%%%0"), out)
+      out, _, code = run("reconcile " .. quote(id) .. " --grace 0", as_user)
+      assert.are.equal(1, code)
+      assert.matches("ORPHAN ", out)
+      out, _, code = run("reconcile " .. quote(id) .. " --grace 0 --apply", as_user)
+      assert.are.equal(0, code, out)
+      assert.matches("INVALIDATED ", out)
+      assert.matches("checked 1, orphans 0, cleaned 1, failed 0", out)
+      local probe = client:derive{ api_key = orphan.encoded }
+      local _, err = probe.security:authenticate()
+      probe:close()
+      assert.are.equal(401, err.status)
     end)
   end)
 end)

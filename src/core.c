@@ -13,6 +13,7 @@
 #include "curl_transport.c"
 #include "clock.c"
 #include "gzip.c"
+#include "keyfile.c"
 
 #define ESC_VERSION "0.2.0"
 
@@ -152,6 +153,7 @@ ESC_EXPORT int luaopen_esconnector_core(lua_State *L)
     { "now_ms", esc_l_now_ms },
     { "sleep_ms", esc_l_sleep_ms },
     { "gzip", esc_l_gzip },
+    { "write_private_file", esc_l_write_private_file },
     { NULL, NULL }
   };
   esc_register_curl(L);

@@ -209,7 +209,11 @@ static void esc_push_headers(lua_State *L, const struct esc_buf *head)
 /* handle:perform(request) -> { status, headers, body } | nil, kind, message
  * request = { method, url, headers = { "Name: value", ... }, body,
  *             connect_timeout_ms, timeout_ms, verify_peer, verify_host,
- *             ca_file, ca_path, client_cert, client_key, max_response_bytes } */
+ *             ca_file, ca_path, client_cert, client_key, max_response_bytes,
+ *             fresh_connect }
+ * fresh_connect: a new connection, never a kept-alive one (libcurl resends a
+ * request silently when a reused connection turns out closed: a call that
+ * must go out at most once cannot allow that). */
 static int esc_curl_perform(lua_State *L)
 {
   struct esc_curl *c = esc_check_curl(L);
@@ -302,6 +306,13 @@ static int esc_curl_perform(lua_State *L)
   if (esc_opt_bool(L, "decompress", 1))
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* all built in */
   c->max_body = (size_t)esc_opt_long(L, "max_response_bytes", 0);
+  if (esc_opt_bool(L, "fresh_connect", 0)
+      && curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "connection");
+    lua_pushliteral(L, "libcurl refused CURLOPT_FRESH_CONNECT");
+    return 3;
+  }
 
   if (strcmp(method, "GET") == 0 && !body) {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);

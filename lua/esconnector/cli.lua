@@ -1,8 +1,13 @@
 --- The esconnector command-line tool (bin/esconnector calls main).
--- Exit codes: 0 ok, 1 an API call failed, 2 bad usage.  Never prints a key.
+-- Exit codes: 0 ok, 1 an API call failed or something is left over (a key
+-- or secret still valid that should not be, a failed rotation), 2 bad
+-- usage.  Never prints a key.
 --
 --     esconnector [options] update-api-key-id CONNECTOR_ID [--api-key-id ID] [--api-key-secret-id ID]
 --     esconnector [options] rotate CONNECTOR_ID... | --all [--dry-run] [--expiration 30d] [--key-dir DIR]
+--                               [--retire-after 1h]
+--     esconnector [options] reconcile CONNECTOR_ID... | --all [--apply] [--grace 1h]
+--     esconnector [options] retire CONNECTOR_ID... | --all
 --     esconnector [options] get CONNECTOR_ID
 --     esconnector [options] list [--size N] [--include-deleted]
 --     esconnector completion bash|zsh|fish
@@ -18,7 +23,10 @@
 -- @module esconnector.cli
 local argparse = require "argparse"
 local esconnector = require "esconnector"
+local core = require "esconnector.core"
+local errors = require "esconnector.errors"
 local json = require "esconnector.json"
+local rotation = require "esconnector.rotation"
 
 local cli = {}
 
@@ -31,7 +39,7 @@ local function build_parser()
   local parser = argparse("esconnector", "Drive Elasticsearch connectors: API key ids and safe key rotation.")
     :epilog("Connection settings come from the flags or from ES_URL, ES_CLOUD_ID, ES_API_KEY, ES_BEARER_TOKEN, "
       .. "ES_USERNAME, ES_PASSWORD, ES_CA_FILE, ES_CA_PATH, ES_CA_FINGERPRINT, ES_CLIENT_CERT and ES_CLIENT_KEY."
-      .. "\nExit codes: 0 ok, 1 API error, 2 usage.")
+      .. "\nExit codes: 0 ok, 1 an API call failed or something is left over, 2 usage.")
   parser:usage("Usage: esconnector [options] <command> [<args>]")
   local command_parsers = {}
   local add_command = parser.command
@@ -66,12 +74,29 @@ local function build_parser()
   local rotate = parser:command("rotate", "Rotate connectors' API keys safely.")
   rotate:argument("connector_id", "Connectors to rotate."):args("*")
   rotate:flag("--all", "Every connector (paged through connector.list).")
-  rotate:flag("--dry-run", "Only read, and say what would happen.")
+  rotate:flag("--dry-run", "Only read, and say what would happen (or what the real run would refuse).")
   rotate:option("--expiration", "Lifetime of the new keys, e.g. 30d.")
   rotate:option("--page-size", "With --all: connectors read per connector.list call."):convert(tonumber)
     :default("100")
   rotate:option("--key-dir", "Self-managed connectors: write each new encoded key to DIR/<connector_id>.key "
     .. "(mode 0600) for their service; needed to rotate them.")
+  rotate:option("--retire-after", "Keep each old key valid this long after the switch (e.g. 1h), so that "
+    .. "services can reload; `esconnector retire` then retires it. Default: at once.")
+
+  local reconcile = parser:command("reconcile", "List (and with --apply remove) API keys and secrets that "
+    .. "rotations made for connectors and that nothing uses.")
+  reconcile:argument("connector_id", "Connectors to check."):args("*")
+  reconcile:flag("--all", "Every connector.")
+  reconcile:flag("--apply", "Invalidate those keys and delete those secrets (older than --grace only).")
+  reconcile:option("--grace", "Leave what is younger than this alone: a rotation may be running (default 1h)."
+    ):default("1h")
+  reconcile:option("--page-size", "Connectors read per connector.list call."):convert(tonumber):default("100")
+
+  local retire = parser:command("retire", "Retire old keys whose planned retirement (rotate --retire-after) has "
+    .. "come; never a key a connector uses. For cron.")
+  retire:argument("connector_id", "Connectors to look at."):args("*")
+  retire:flag("--all", "Every connector.")
+  retire:option("--page-size", "Connectors read per connector.list call."):convert(tonumber):default("100")
 
   local get = parser:command("get", "Show a connector.")
   get:argument("connector_id", "The connector.")
@@ -84,6 +109,13 @@ local function build_parser()
     .. "eval \"$(esconnector completion bash)\", or into zsh's fpath, or fish's completions folder.")
   completion:argument("shell", "bash, zsh or fish."):choices{ "bash", "zsh", "fish" }
   return parser, command_parsers
+end
+
+-- "90", "90s", "15m", "1h", "2d" -> seconds, or nil.
+local function seconds(text)
+  local n, unit = tostring(text):match("^(%d+)([smhd]?)$")
+  if not n then return nil end
+  return tonumber(n) * ({ [""] = 1, s = 1, m = 60, h = 3600, d = 86400 })[unit]
 end
 
 -- Output goes through these so that specs can capture it.
@@ -157,7 +189,8 @@ end
 
 local function error_json(err)
   return { ok = false, kind = err.kind, status = err.status, type = err.type, reason = err.reason,
-    message = err.message, step = err.step, leftovers = err.leftovers, error = tostring(err) }
+    message = err.message, step = err.step, leftovers = err.leftovers, undone = err.undone,
+    rotation_id = err.rotation_id, found = err.found, committed = err.committed, error = tostring(err) }
 end
 
 local commands = {}
@@ -169,7 +202,16 @@ function commands.get(client, args, say)
   return 0
 end
 
+-- A page size: a whole number of at least 1.
+local function check_size(n, flag)
+  if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
+    return ("%s must be a whole number of at least 1"):format(flag)
+  end
+end
+
 function commands.list(client, args, say)
+  local bad = check_size(args.size, "--size")
+  if bad then return 2, bad end
   for c, err in client.connector:list_all{ size = args.size, include_deleted = args.include_deleted or nil } do
     if not c then return 1, err end
     say(args.json and json.encode(c) or connector_line(c))
@@ -191,74 +233,215 @@ end
 
 -- Every connector id, paged through connector.list.
 local function all_connector_ids(client, size)
-  local ids, from = {}, 0
-  while true do
-    local page, err = client.connector:list{ from = from, size = size }
-    if not page then return nil, err end
-    for _, c in ipairs(page.results or {}) do ids[#ids + 1] = c.id end
-    from = from + #(page.results or {})
-    if #(page.results or {}) == 0 or from >= (page.count or 0) then return ids end
+  local list, err = rotation.all_connectors(client, size)
+  if not list then return nil, err end
+  local ids = {}
+  for i, c in ipairs(list) do ids[i] = c.id end
+  return ids
+end
+
+-- The key file of a connector: DIR/<id>.key, the id %-encoded where it is
+-- not a letter, digit, '.', '_' or '-' (so two ids never share a file).
+local function key_path(dir, id)
+  return dir .. "/" .. id:gsub("[^%w._-]", function(c) return ("%%%02X"):format(c:byte()) end) .. ".key"
+end
+
+-- Writes a key for a self-managed connector's service: see
+-- core.write_private_file (O_EXCL temporary file, 0600, fsync, read back,
+-- rename, directory fsync).  true, or false and why (never the key).
+local function write_key(dir, id, encoded, warn)
+  local path = key_path(dir, id)
+  local ok, why, renamed = core.write_private_file(path, encoded .. "\n")
+  if ok then return true end
+  if renamed then
+    -- the file is in place: the service can read it, so it was delivered
+    warn(("esconnector: %s: %s"):format(id, why))
+    return true
   end
+  return false, why
 end
 
--- Writes a key to DIR/<id>.key readable by its owner only; true or an error.
-local function write_key(dir, id, encoded)
-  local safe = id:gsub("[^%w._-]", "_")
-  local path = dir .. "/" .. safe .. ".key"
-  local tmp = path .. ".tmp"
-  -- umask first, so the file is never readable by others, even briefly
-  local ok = os.execute(("umask 077 && : > '%s'"):format(tmp:gsub("'", "'\\''")))
-  if ok ~= true and ok ~= 0 then return "cannot create " .. tmp end
-  local f, why = io.open(tmp, "w")
-  if not f then return why end
-  f:write(encoded, "\n")
-  f:close()
-  local renamed, rename_err = os.rename(tmp, path)
-  if not renamed then return rename_err end
-  return true
+-- Checks before the first key is made: the key directory can take a key
+-- file, and the credentials can make keys.  Returns nil or a message.
+local function preflight(client, args)
+  if args.key_dir then
+    local probe = args.key_dir .. "/.esconnector-probe"
+    local ok, why = core.write_private_file(probe, "probe\n")
+    if not ok then return ("--key-dir %s cannot take key files: %s"):format(args.key_dir, why) end
+    os.remove(probe)
+  end
+  local _, err = rotation.check_credentials(client)
+  if err then return err.message or tostring(err) end
 end
 
-function commands.rotate(client, args, say)
+local function leftover_line(id, l)
+  return ("LEFTOVER %s: %s"):format(id, rotation.leftover_text(l))
+end
+
+-- Keys and secrets found by the check before a rotation: printed; orphans
+-- (older than the grace period, used by nothing) are counted as leftovers.
+local function print_found(id, found, say)
+  local orphans = 0
+  for _, kind in ipairs({ "keys", "secrets" }) do
+    for _, e in ipairs(found and found[kind] or {}) do
+      if e.status == "orphan" then orphans = orphans + 1 end
+      say(("FOUND %s: %s [%s] %s%s (esconnector reconcile --apply %s)"):format(id,
+        kind == "keys" and "API key" or "connector secret", e.id, e.status,
+        e.reason and (": " .. e.reason) or "", id))
+    end
+  end
+  return orphans
+end
+
+function commands.rotate(client, args, say, complain)
   local ids = args.connector_id
   if args.all and #ids > 0 then return 2, "give connector ids or --all, not both" end
   if not args.all and #ids == 0 then return 2, "give connector ids or --all" end
+  local bad = check_size(args.page_size, "--page-size")
+  if bad then return 2, bad end
+  local retire_after
+  if args.retire_after then
+    retire_after = seconds(args.retire_after)
+    if not retire_after then return 2, "--retire-after must be a duration like 90s, 15m, 1h or 2d" end
+  end
+  -- before any key exists: the key directory and the credentials
+  local refused = preflight(client, args)
+  if refused then
+    if args.dry_run then
+      say(args.json and json.encode{ ok = false, dry_run = true, refused = refused }
+        or ("the real run would stop before rotating anything: " .. refused))
+    end
+    return 1, errors.new{ kind = "validation", message = refused }
+  end
   if args.all then
     local err
     ids, err = all_connector_ids(client, args.page_size)
     if not ids then return 1, err end
   end
-  local failed = 0
-  for _, id in ipairs(ids) do
+  local rotated, failed, left = 0, 0, 0
+  for i, id in ipairs(ids) do
+    complain(("esconnector: rotating %s (%d/%d)"):format(id, i, #ids))
     local on_key
     if args.key_dir then
       on_key = function(encoded)
-        return write_key(args.key_dir, id, encoded)
+        return write_key(args.key_dir, id, encoded, complain)
       end
     end
     local report, err = client:rotate_api_key{ connector_id = id, dry_run = args.dry_run,
-      expiration = args.expiration, on_key = on_key }
-    if report then
+      expiration = args.expiration, on_key = on_key, retire_after = retire_after,
+      credentials_checked = true }
+    local found = report and report.found or err and err.found
+    if report and report.dry_run then
+      if report.would_fail then failed = failed + 1 else rotated = rotated + 1 end
       if args.json then
-        report.ok = true
+        report.ok = not report.would_fail
         say(json.encode(report))
-      elseif report.dry_run then
-        say(("would rotate %s: %s"):format(id, table.concat(report.would, "; ")))
+      elseif report.would_fail then
+        say(("WOULD FAIL %s: %s"):format(id, table.concat(report.refusals, "; ")))
       else
-        say(("rotated %s: %s -> %s%s"):format(id, tostring(report.old_api_key_id or "-"), report.new_api_key_id,
-          report.new_api_key_secret_id and (" (secret " .. report.new_api_key_secret_id .. ")") or ""))
+        say(("would rotate %s: %s"):format(id, table.concat(report.would, "; ")))
+      end
+    elseif report then
+      rotated = rotated + 1
+      left = left + #report.leftovers
+      if args.json then
+        report.ok = #report.leftovers == 0
+        say(json.encode(report))
+      else
+        say(("rotated %s: %s -> %s%s%s"):format(id, tostring(report.old_api_key_id or "-"), report.new_api_key_id,
+          report.new_api_key_secret_id and (" (secret " .. report.new_api_key_secret_id .. ")") or "",
+          report.retiring and (" (old key retires at " .. report.retiring.at .. ": esconnector retire)") or ""))
+        for _, l in ipairs(report.leftovers) do say(leftover_line(id, l)) end
+        for _, w in ipairs(report.warnings) do complain(("esconnector: %s: %s"):format(id, w)) end
       end
     else
       failed = failed + 1
+      left = left + #(err.leftovers or {})
       if args.json then
         local e = error_json(err)
         e.connector_id = id
         say(json.encode(e))
       else
         say(("FAILED %s: %s"):format(id, err.message or tostring(err)))
+        for _, l in ipairs(err.leftovers or {}) do say(leftover_line(id, l)) end
       end
     end
+    if not args.json then left = left + print_found(id, found, say) end
   end
-  return failed > 0 and 1 or 0
+  if args.json then
+    say(json.encode{ summary = true, rotated = rotated, failed = failed, leftovers = left, dry_run = args.dry_run })
+  else
+    say(("%s %d, failed %d, leftovers %d"):format(args.dry_run and "would rotate" or "rotated", rotated, failed, left))
+  end
+  return (failed > 0 or left > 0) and 1 or 0
+end
+
+function commands.reconcile(client, args, say)
+  local ids = args.connector_id
+  if args.all and #ids > 0 then return 2, "give connector ids or --all, not both" end
+  if not args.all and #ids == 0 then return 2, "give connector ids or --all" end
+  local bad = check_size(args.page_size, "--page-size")
+  if bad then return 2, bad end
+  local grace = seconds(args.grace)
+  if not grace then return 2, "--grace must be a duration like 0, 90s, 15m, 1h or 2d" end
+  local report, err = client:reconcile{ connector_ids = not args.all and ids or nil, all = args.all or nil,
+    apply = args.apply, grace_seconds = grace, page_size = args.page_size }
+  if not report then return 1, err end
+  for _, c in ipairs(report.connectors) do
+    if args.json then
+      say(json.encode(c))
+    else
+      for _, kind in ipairs({ "keys", "secrets" }) do
+        for _, e in ipairs(c[kind]) do
+          say(("%s %s: %s [%s]%s"):format(e.status:upper(), c.connector_id,
+            kind == "keys" and "API key" or "connector secret", e.id, e.reason and (" " .. e.reason) or ""))
+        end
+      end
+      for _, e in ipairs(c.errors) do say(("ERROR %s: %s"):format(c.connector_id, e)) end
+    end
+  end
+  local summary = { checked = #report.connectors, orphans = report.orphans, cleaned = report.cleaned,
+    failed = report.failed }
+  if args.json then
+    summary.summary = true
+    say(json.encode(summary))
+  else
+    say(("checked %d, orphans %d, cleaned %d, failed %d"):format(summary.checked, summary.orphans,
+      summary.cleaned, summary.failed))
+  end
+  return (report.orphans > 0 or report.failed > 0) and 1 or 0
+end
+
+function commands.retire(client, args, say)
+  local ids = args.connector_id
+  if args.all and #ids > 0 then return 2, "give connector ids or --all, not both" end
+  if not args.all and #ids == 0 then return 2, "give connector ids or --all" end
+  local bad = check_size(args.page_size, "--page-size")
+  if bad then return 2, bad end
+  local report, err = client:retire{ connector_ids = not args.all and ids or nil, all = args.all or nil,
+    page_size = args.page_size }
+  if not report then return 1, err end
+  if args.json then
+    report.summary = true
+    say(json.encode(report))
+  else
+    for _, e in ipairs(report.retired) do
+      say(("RETIRED %s: API key [%s]%s"):format(e.connector_id, e.api_key_id,
+        e.secret_id and (" and connector secret [" .. e.secret_id .. "]") or ""))
+    end
+    for _, p in ipairs(report.pending) do
+      say(("PENDING %s: API key [%s] %s"):format(p.connector_id, p.api_key_id,
+        p.awaiting_delivery and "waits until its replacement is confirmed delivered" or ("retires at " .. p.at)))
+    end
+    for _, e in ipairs(report.in_use) do
+      say(("IN USE %s: API key [%s] is used by a connector: left alone"):format(e.connector_id, e.api_key_id))
+    end
+    for _, l in ipairs(report.leftovers) do say(("LEFTOVER %s"):format(rotation.leftover_text(l))) end
+    for _, e in ipairs(report.errors) do say("ERROR " .. e) end
+    say(("retired %d, pending %d, leftovers %d, errors %d"):format(#report.retired, #report.pending,
+      #report.leftovers, #report.errors))
+  end
+  return (#report.leftovers > 0 or #report.errors > 0) and 1 or 0
 end
 
 --- Runs the tool.  argv: the arguments; io_out/io_err: files (default the
@@ -269,6 +452,8 @@ end
 -- @tparam[opt] function env a getenv (default `os.getenv`)
 -- @treturn int the exit code: 0 ok, 1 an API call failed, 2 bad usage
 function cli.main(argv, io_out, io_err, env)
+  -- line by line even into a pipe or file: a killed cron job keeps its record
+  if not io_out then io.stdout:setvbuf("line") end
   local say, complain = writer(io_out or io.stdout), writer(io_err or io.stderr)
   env = env or os.getenv
   local parser, command_parsers = build_parser()
@@ -300,7 +485,7 @@ function cli.main(argv, io_out, io_err, env)
     complain("esconnector: " .. why)
     return 2
   end
-  local code, err = commands[args.command](client, args, say)
+  local code, err = commands[args.command](client, args, say, complain)
   client:close()
   if code == 2 then
     complain((command_parsers[args.command] or parser):get_usage())

@@ -341,6 +341,20 @@ end
 -- The methods of every namespace, built once from the catalog: a method
 -- finds its client through the namespace table it is called on.
 local METHODS = {}
+-- Whether an API may be sent twice with the same effect.  A call that
+-- creates something (a POST, or security.create_api_key's PUT) is not: a
+-- second send after a lost answer makes a second key or secret.  Such calls
+-- are never retried, and go out on a fresh connection, because libcurl and
+-- the cosocket transport resend silently on a kept-alive connection the
+-- server had closed.  POSTs that only read or update are listed as safe.
+local CREATES = { ["security.create_api_key"] = true }
+local SAFE_POSTS = { ["security.query_api_keys"] = true, ["security.clear_api_key_cache"] = true,
+  ["security.bulk_update_api_keys"] = true }
+local IDEMPOTENT = {}
+for _, row in ipairs(core.catalog()) do
+  IDEMPOTENT[row.name] = not CREATES[row.name] and (row.method ~= "POST" or SAFE_POSTS[row.name] == true)
+end
+client.IDEMPOTENT = IDEMPOTENT
 for _, row in ipairs(core.catalog()) do
   local ns, method = row.name:match("^([%w_]+)%.([%w_]+)$")
   local api = row.name
@@ -765,6 +779,8 @@ function Client:send(api, prepared, headers, body, call_options)
     self:sniff()
   end
   local max_retries = call_options.max_retries or self.max_retries
+  local idempotent = IDEMPOTENT[api] ~= false
+  if not idempotent then max_retries = 0 end -- at most once: never resent
   local retry_on_timeout = call_options.retry_on_timeout
   if retry_on_timeout == nil then retry_on_timeout = self.retry_on_timeout end
   local deadline_ms = call_options.deadline_ms or self.deadline_ms
@@ -811,6 +827,7 @@ function Client:send(api, prepared, headers, body, call_options)
       client_cert = self.client_cert, client_key = self.client_key,
       ca_fingerprint = self.ca_fingerprint,
       max_response_bytes = self.max_response_bytes,
+      fresh_connect = not idempotent or nil,
     }
     local finished = transport:now_ms()
     local record = { node = node.url, duration_ms = finished - now,
@@ -882,6 +899,16 @@ end
 -- @return[2] the error, with the failed `step`
 function Client:rotate_api_key(params)
   return require("esconnector.rotation").rotate(self, params)
+end
+
+--- Keys and secrets earlier rotations left behind (see esconnector.rotation).
+function Client:reconcile(params)
+  return require("esconnector.rotation").reconcile(self, params)
+end
+
+--- Retires old keys whose planned retirement has come (see esconnector.rotation).
+function Client:retire(params)
+  return require("esconnector.rotation").retire(self, params)
 end
 
 --- Closes the client's connections; the client is unusable afterwards.

@@ -10,6 +10,7 @@
 --   tls_url      https:// to the cluster's plain-HTTP port
 --   slow_url     a server that answers only after 3 s
 --   unique(p)    a fresh id starting with p
+--   control_url  the emulator's control endpoint (faults, request log), or nil
 --
 -- A case: name; options(ctx) -> extra client options; run(client, ctx, esconnector)
 -- -> value | nil, err; expect = { value = subset } or { err = subset },
@@ -219,6 +220,52 @@ cases.list = {
     run = function(client) return client:info() end,
     expect = { err = { kind = "decode", attempts = 1 },
       matches = { message = "larger than max_response_bytes %(100 bytes%)" } },
+  },
+  {
+    -- at most once: a create goes out on a new connection (never a kept-alive
+    -- one that may be stale) and is not resent after its answer was lost;
+    -- counted in the emulator's request log (ctx.control_url)
+    name = "a create is sent once, on a new connection, even when its answer is lost",
+    options = function() return { max_retries = 3, retry_backoff_ms = 1 } end,
+    run = function(client, ctx)
+      if not ctx.control_url then return { skipped = true } end
+      local json = require "esconnector.json"
+      local function control(method, path, body)
+        local res = assert(client.transport:send{ method = method, url = ctx.control_url .. path, timeout_ms = 5000,
+          headers = body and { "Content-Type: application/json" } or {}, body = body and json.encode(body) })
+        return json.decode(res.body)
+      end
+      local before = #control("GET", "/requests")
+      assert(client:info())
+      assert(client:info())
+      local name = ctx.unique("once")
+      control("POST", "/faults", { fault = "drop_answer", method = "PUT", path = "^/_security/api_key$", count = 1 })
+      local key, err = client.security:create_api_key{ name = name }
+      local log = control("GET", "/requests")
+      -- the create is the last request: applied, then its connection closed
+      local creates, fresh, reused_gets = 0, nil, 0
+      for i = before + 1, #log do
+        local r = log[i]
+        if r.method == "PUT" and r.path == "/_security/api_key" then
+          creates = creates + 1
+          fresh = r.connection_requests == 1
+        elseif r.method == "GET" and r.path == "/" and r.connection_requests > 1 then
+          reused_gets = reused_gets + 1
+        end
+      end
+      return { key = key and "returned" or "none", kind = err and err.kind, attempts = err and err.attempts,
+        creates = creates, fresh = fresh, reused_gets = reused_gets, applied = log[#log].status == 444 }
+    end,
+    expect = { value = {
+      skipped = function(ctx) return not ctx.control_url or nil end,
+      key = function(ctx) return ctx.control_url and "none" or nil end,
+      kind = function(ctx) return ctx.control_url and "connection" or nil end,
+      attempts = function(ctx) return ctx.control_url and 1 or nil end,
+      creates = function(ctx) return ctx.control_url and 1 or nil end,
+      fresh = function(ctx) return ctx.control_url and true or nil end,
+      reused_gets = function(ctx) return ctx.control_url and 1 or nil end,
+      applied = function(ctx) return ctx.control_url and true or nil end,
+    } },
   },
 }
 

@@ -36,6 +36,7 @@ describe("shared transport cases through curl", function()
       tls_url = "https://" .. env.host_port(),
       slow_url = "http://127.0.0.1:" .. port,
       unique = env.unique,
+      control_url = os.getenv("ES_CONTROL_URL"),
     }
   end)
 

@@ -34,6 +34,7 @@ local function ctx()
     tls_url = "https://" .. env.url:match("^%a+://([^/]+)"),
     slow_url = self_url("/fake/slow"),
     unique = unique,
+    control_url = env.control_url,
   }
 end
 
@@ -47,6 +48,7 @@ function handlers.init(config)
   for k, v in pairs(config) do env[k] = v end
   env.url = assert(os.getenv("ES_URL"), "ES_URL is not set")
   env.api_key = assert(os.getenv("ES_API_KEY"), "ES_API_KEY is not set")
+  env.control_url = os.getenv("ES_CONTROL_URL")
   shared_client = esconnector.new{ hosts = { env.url }, api_key = env.api_key }
 end
 

@@ -36,8 +36,9 @@ end
 
 --- Adds a fault on the emulator the test runner started (or on `instance`).
 -- spec: { fault = "close"|"reset"|"delay"|"status"|"malformed"|"no_product"|
---         "oversize", node = n, method = "PUT", path = "lua pattern",
---         status = n, retry_after = "seconds or HTTP date", ms = n, count = n }
+--         "oversize"|"drop_answer"|"delay_answer", node = n, method = "PUT",
+--         path = "lua pattern", status = n, retry_after = "seconds or HTTP date",
+--         ms = n, count = n, after = n }
 function emulator.fault(spec, instance)
   return control(instance and instance.control_url or os.getenv("ES_CONTROL_URL"), "POST", "/faults", spec)
 end

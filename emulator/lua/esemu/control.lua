@@ -6,7 +6,8 @@
 --   POST   /faults         {"fault": ..., "node", "method", "path", "status", "ms", "count", "after"} -> {"id": n}
 --   GET    /faults         the faults with their counters (seen, applied)
 --   DELETE /faults         clears all; DELETE /faults/{id} one
---   GET    /requests       [{"node","method","path","status"[,"fault"]}, ...] since start or the last DELETE
+--   GET    /requests       [{"node","method","path","status","connection","connection_requests"[,"fault"]}, ...]
+--                          since start or the last DELETE
 --   DELETE /requests       clears the log
 --   POST   /reset          wipes all Elasticsearch data except the bootstrap credentials
 
@@ -39,11 +40,15 @@ local function array(t) return json.arr(t) end
 -- Entries are JSON strings under "req:<n>", n from "req_first" to
 -- "req_last" (the shared dict has no way to read a list without popping).
 
--- record(node, method, path, status, fault_id): from the node ports' log phase.
-function M.record(node, method, path, status, fault_id)
+-- record(node, method, path, status, fault_id, connection, connection_requests):
+-- from the node ports' log phase.  connection is nginx's serial number of
+-- the TCP connection, connection_requests how many requests it has carried
+-- (1: a new connection).
+function M.record(node, method, path, status, fault_id, connection, connection_requests)
   local d = dict()
-  local entry = ('{"node":%d,"method":%s,"path":%s,"status":%d%s}'):format(node, json.quote(method),
-    json.quote(path), status, fault_id and (',"fault":%d'):format(fault_id) or "")
+  local entry = ('{"node":%d,"method":%s,"path":%s,"status":%d,"connection":%d,"connection_requests":%d%s}'):format(
+    node, json.quote(method), json.quote(path), status, connection or 0, connection_requests or 0,
+    fault_id and (',"fault":%d'):format(fault_id) or "")
   local n = assert(d:incr("req_last", 1, 0))
   local first = d:get("req_first") or 1
   if n - first >= MAX_REQUESTS then

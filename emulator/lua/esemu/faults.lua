@@ -22,7 +22,12 @@ local response = require "esemu.response"
 local M = {}
 
 M.KINDS = { close = true, reset = true, delay = true, status = true, malformed = true, no_product = true,
-            oversize = true }
+            oversize = true, drop_answer = true, delay_answer = true }
+
+-- Kinds that wait `ms`: delay before the request is handled (so it is
+-- applied late, maybe after the client gave up), delay_answer after it was
+-- applied (the client times out on a request that did happen).
+local TIMED = { delay = true, delay_answer = true }
 
 local FIELDS = { fault = true, node = true, method = true, path = true, status = true, ms = true, count = true,
                  after = true, retry_after = true }
@@ -42,7 +47,8 @@ function M.check(spec, nnodes)
   end
   local f = { fault = spec.fault, count = 1, after = 0 }
   if not M.KINDS[f.fault] then
-    return nil, "[fault] must be one of close, reset, delay, status, malformed, no_product, oversize"
+    return nil, "[fault] must be one of close, reset, delay, status, malformed, no_product, oversize, "
+      .. "drop_answer, delay_answer"
   end
   if spec.node ~= nil then
     if not is_int(spec.node, 1, nnodes) then return nil, ("[node] must be 1 to %d"):format(nnodes) end
@@ -74,11 +80,11 @@ function M.check(spec, nnodes)
     end
     f.retry_after = spec.retry_after
   end
-  if f.fault == "delay" then
+  if TIMED[f.fault] then
     if not is_int(spec.ms, 0, 3600000) then return nil, "[ms] must be a number of milliseconds" end
     f.ms = spec.ms
   elseif spec.ms ~= nil then
-    return nil, "[ms] is for the delay fault only"
+    return nil, "[ms] is for the delay and delay_answer faults only"
   end
   if spec.count ~= nil then
     if not is_int(spec.count, 0) then return nil, "[count] must be 0 (until cleared) or more" end
@@ -180,11 +186,14 @@ end
 
 -- apply(f): does what the fault says.  Returns true when the response is
 -- done (or the connection closed); false when the request goes on normally
--- (delay, no_product).
+-- (delay, no_product, and the answer faults, which act in before_answer).
 function M.apply(f)
   ngx.ctx.esemu_fault = f.id
   local kind = f.fault
-  if kind == "delay" then
+  if kind == "drop_answer" or kind == "delay_answer" then
+    ngx.ctx.esemu_answer_fault = { kind = kind, ms = f.ms }
+    return false
+  elseif kind == "delay" then
     ngx.sleep(f.ms / 1000)
     return false
   elseif kind == "no_product" then
@@ -217,6 +226,20 @@ function M.apply(f)
     return true
   end
   return false
+end
+
+-- before_answer(): called by response.lua once the request was handled
+-- (so whatever it changed is applied) and before its answer is written:
+-- drop_answer closes the connection without a response, delay_answer waits.
+function M.before_answer()
+  local f = ngx.ctx.esemu_answer_fault
+  if not f then return end
+  ngx.ctx.esemu_answer_fault = nil
+  if f.kind == "drop_answer" then
+    ngx.exit(444)
+  elseif f.ms > 0 then
+    ngx.sleep(f.ms / 1000)
+  end
 end
 
 return M

@@ -235,7 +235,8 @@ function M.log()
   local ok, err = pcall(function()
     local node = require("esemu.handlers.nodes").current()
     require("esemu.control").record(node and node.index or 0, ngx.var.request_method or "",
-      raw_path(), tonumber(ngx.var.status) or 0, ngx.ctx.esemu_fault)
+      raw_path(), tonumber(ngx.var.status) or 0, ngx.ctx.esemu_fault, tonumber(ngx.var.connection),
+      tonumber(ngx.var.connection_requests))
   end)
   if not ok then ngx.log(ngx.ERR, "esemu: request log: ", err) end
 end

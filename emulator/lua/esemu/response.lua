@@ -38,6 +38,8 @@ local function error_type(req)
 end
 
 local function write(status, ctype, body, headers)
+  -- an answer fault (drop_answer, delay_answer) acts now: the request is applied
+  require("esemu.faults").before_answer()
   ngx.status = status
   ngx.header["Content-Type"] = ctype
   for k, v in pairs(headers or {}) do

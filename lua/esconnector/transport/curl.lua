@@ -8,7 +8,9 @@
 --   request  = { method, url, headers = { "Name: value" }, body,
 --                connect_timeout_ms, timeout_ms, verify_peer, verify_host,
 --                ca_file, ca_path, client_cert, client_key, ca_fingerprint,
---                max_response_bytes }
+--                max_response_bytes, fresh_connect }
+--   fresh_connect = true: a new connection, not a kept-alive one (calls that
+--   must go out at most once: a stale pooled connection would be resent on)
 --   response = { status, headers = { [lower-case name] = value }, body }
 local core = require "esconnector.core"
 

@@ -24,6 +24,10 @@
 -- (PEM files) are supported through tcpsock:setclientcert; they are read
 -- once per worker, so a renewed certificate needs an nginx reload.
 --
+-- request.fresh_connect = true (calls that create, sent at most once): a new
+-- connection, closed after the answer, never one from the keepalive pool,
+-- and never resent (see STALE_RETRIES).
+--
 -- Accept-Encoding is never sent: nothing here could inflate the body, and
 -- Elasticsearch only compresses when asked.
 local resty = {}
@@ -387,7 +391,7 @@ function Call:attempt(request, url)
   if not sent then return self:io_error(send_err, "sending the request to") end
   local response, reusable = self:read_response(request.method)
   if not response then return nil, reusable end
-  if reusable then
+  if reusable and not request.fresh_connect then
     local kept = sock:setkeepalive(self.keepalive_ms, self.pool_size)
     if not kept then sock:close() end
   else
@@ -423,6 +427,13 @@ function RestyTransport:send(request)
   }, Call)
   local url = { scheme = scheme, host = host, port = port, authority = authority, target = target,
     server_name = host:match("^%[(.*)%]$") or host, pool = pool_name(scheme, host, port, request) }
+  if request.fresh_connect then
+    -- A call that must go out at most once: a pool nothing is ever put
+    -- into (the connection is closed after it), so the connection is new
+    -- and a failure is never resent on another one.
+    url.pool = url.pool .. ":fresh"
+    return call:attempt(request, url)
+  end
   local response, err
   for _ = 0, STALE_RETRIES do
     response, err = call:attempt(request, url)
