@@ -189,8 +189,8 @@ describe("bin/esconnector #subprocess", function()
       local wrapper = assert(io.open(work .. "/esconnector", "w"))
       wrapper:write(("#!/bin/sh\nexec env LUA_PATH=%s LUA_CPATH=%s %s %s \"$@\"\n"):format(
         quote(os.getenv("PWD") .. "/lua/?.lua;" .. os.getenv("PWD") .. "/lua/?/init.lua;;"),
-        quote(os.getenv("PWD") .. "/build/" .. (interpreter == "luajit" and "jit" or _VERSION:match("%d+%.%d+"))
-          .. "/?.so;;"), interpreter, quote(os.getenv("PWD") .. "/bin/esconnector")))
+        quote(os.getenv("PWD") .. "/build/" .. (cli_run.interpreter == "luajit" and "jit" or _VERSION:match("%d+%.%d+"))
+          .. "/?.so;;"), cli_run.interpreter, quote(os.getenv("PWD") .. "/bin/esconnector")))
       wrapper:close()
       local password = assert(io.open(work .. "/password", "w"))
       password:write(creds.password)

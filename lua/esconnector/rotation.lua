@@ -559,7 +559,8 @@ end
 -- Neither ever holds the key itself.
 -- @tparam table client the client (its credentials must be a user's: keys made with an API key are restricted)
 -- @tparam table params `connector_id` and the optional fields above
--- @treturn table the report: `connector_id`, `old_api_key_id`, `new_api_key_id`, `new_api_key_secret_id`, `leftovers`, `found`, ...
+-- @treturn table the report: `connector_id`, `old_api_key_id`, `new_api_key_id`,
+--   `new_api_key_secret_id`, `leftovers`, `found`, ...
 -- @return[2] nil
 -- @return[2] an error object with `step`, `undone` and `leftovers`
 -- @raise without a non-empty `connector_id`
