@@ -120,6 +120,22 @@ describe("hostile input", function()
       assert.matches("^GET /_connector/9007199254740991 HTTP", wire[1])
     end)
 
+    it("writes body numbers exactly (cjson alone keeps 14 digits)", function()
+      local big = HAS_INTEGERS and math.tointeger(9007199254740993) or 2 ^ 53 - 1
+      local res, err, wire = sent_by(function(c)
+        return c.connector:sync_job_update_stats{ connector_sync_job_id = "j",
+          deleted_document_count = 123456789012345, indexed_document_count = big, indexed_document_volume = 7,
+          last_seen = 0.1 }
+      end)
+      assert(res, tostring(err))
+      local body = wire[1]:match("\r\n\r\n(.*)$")
+      assert.matches('"deleted_document_count":123456789012345[,}]', body)
+      assert.matches('"indexed_document_count":' .. (HAS_INTEGERS and "9007199254740993" or "9007199254740991") .. "[,}]",
+        body)
+      assert.matches('"indexed_document_volume":7[,}]', body)
+      assert.matches('"last_seen":0.1[,}]', body)
+    end)
+
     it("refuses NaN and inf in query values, checked or not", function()
       for _, v in ipairs{ 0 / 0, math.huge, -math.huge } do
         for _, validate in ipairs{ true, false } do
