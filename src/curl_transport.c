@@ -515,127 +515,121 @@ static int esc_append_header(lua_State *L, struct esc_transfer *t, const char *l
   return 0;
 }
 
-/* handle:perform(request) -> { status, headers, body }
- *                          | nil, kind, message, curl code (or nil)
- * request = { method, url, headers = { "Name: value", ... }, body,
- *             connect_timeout_ms, timeout_ms, fresh_connect }
- * Everything else was fixed by curl_new(settings). */
-static int esc_curl_perform(lua_State *L)
+/* Reads the request table at idx (absolute) and sets up h for it: resets h
+ * and t, applies the client's settings s, then the request's own fields.
+ * Raises for a programmer error (a field of the wrong type or unknown);
+ * returns 0 when h is ready, or pushes nil, kind, message, code and returns
+ * 4 (a header with CR/LF/NUL, a refused setopt).  The request table must
+ * stay alive until the transfer is over: h points into its strings.
+ * Reusable for every easy handle of a multi. */
+static int esc_request_setup(lua_State *L, int idx, CURL *h,
+                             const struct esc_settings *s, struct esc_transfer *t)
 {
   static const char *const known[] = {
     "method", "url", "headers", "body", "connect_timeout_ms", "timeout_ms",
     "fresh_connect", NULL
   };
-  struct esc_curl *c = esc_check_curl(L);
-  struct esc_transfer *t = &c->xfer;
-  CURL *h = c->easy;
   const char *method, *url, *body = NULL, *what = NULL;
   size_t method_len, url_len, body_len = 0, i, n;
-  long status = 0;
-  int fresh;
+  long connect_ms, timeout_ms;
+  int fresh, top = lua_gettop(L);
   CURLcode rc;
-  luaL_checktype(L, 2, LUA_TTABLE);
-  lua_settop(L, 2);
-  esc_check_fields(L, 2, known, "perform request");
-
-  lua_getfield(L, 2, "method");
-  lua_getfield(L, 2, "url");
-  lua_getfield(L, 2, "body");
-  lua_getfield(L, 2, "headers"); /* 6; the request table anchors them all */
-  if (lua_type(L, 3) != LUA_TSTRING || lua_type(L, 4) != LUA_TSTRING)
+  luaL_checktype(L, idx, LUA_TTABLE);
+  esc_check_fields(L, idx, known, "perform request");
+  lua_getfield(L, idx, "method");
+  lua_getfield(L, idx, "url");
+  lua_getfield(L, idx, "body");
+  lua_getfield(L, idx, "headers"); /* top + 4; the request table anchors them all */
+  if (lua_type(L, top + 1) != LUA_TSTRING || lua_type(L, top + 2) != LUA_TSTRING)
     return luaL_error(L, "esconnector: perform: method and url must be strings");
-  method = lua_tolstring(L, 3, &method_len);
-  url = lua_tolstring(L, 4, &url_len);
-  if (!lua_isnil(L, 5)) {
-    if (lua_type(L, 5) != LUA_TSTRING)
+  method = lua_tolstring(L, top + 1, &method_len);
+  url = lua_tolstring(L, top + 2, &url_len);
+  if (!lua_isnil(L, top + 3)) {
+    if (lua_type(L, top + 3) != LUA_TSTRING)
       return luaL_error(L, "esconnector: perform: body must be a string");
-    body = lua_tolstring(L, 5, &body_len);
+    body = lua_tolstring(L, top + 3, &body_len);
   }
-  if (!lua_isnil(L, 6) && !lua_istable(L, 6))
+  if (!lua_isnil(L, top + 4) && !lua_istable(L, top + 4))
     return luaL_error(L, "esconnector: perform: headers must be a list of strings");
-  fresh = esc_field_bool(L, 2, "fresh_connect", 0);
+  fresh = esc_field_bool(L, idx, "fresh_connect", 0);
+  connect_ms = esc_field_ms(L, idx, "connect_timeout_ms", s->connect_timeout_ms);
+  timeout_ms = esc_field_ms(L, idx, "timeout_ms", s->timeout_ms);
 
   curl_easy_reset(h); /* keeps the connection cache */
   esc_transfer_reset(t);
-  if (!esc_token_ok(method, method_len))
+  if (!esc_token_ok(method, method_len)) {
+    lua_settop(L, top);
     return esc_perform_fail(L, "validation", "the request method is not an HTTP token: refused",
                             CURLE_OK);
-  if (!esc_url_ok(url, url_len))
+  }
+  if (!esc_url_ok(url, url_len)) {
+    lua_settop(L, top);
     return esc_perform_fail(L, "validation", "the URL contains a space, a control "
                             "character or a non-ASCII byte: refused", CURLE_OK);
-  if (lua_istable(L, 6)) {
-    n = esc_rawlen(L, 6);
+  }
+  if (lua_istable(L, top + 4)) {
+    n = esc_rawlen(L, top + 4);
     if (n > INT_MAX)
       return luaL_error(L, "esconnector: perform: too many headers");
     for (i = 1; i <= n; i++) {
       size_t len;
       const char *line;
-      lua_rawgeti(L, 6, (int)i);
+      esc_rawgeti(L, top + 4, i);
       if (lua_type(L, -1) != LUA_TSTRING)
         return luaL_error(L, "esconnector: perform: headers must be a list of strings");
       line = lua_tolstring(L, -1, &len);
       if (!esc_header_line_ok(line, len)) {
+        lua_settop(L, top); /* the line stays alive in the request table */
         esc_push_bad_header(L, line, len, i);
-        return esc_perform_fail(L, "validation", lua_tostring(L, -1), CURLE_OK);
+        esc_perform_fail(L, "validation", lua_tostring(L, top + 1), CURLE_OK);
+        lua_remove(L, top + 1); /* the message, copied into the results */
+        return 4;
       }
-      esc_append_header(L, t, line);
+      esc_append_header(L, t, line); /* libcurl copies the line */
       lua_pop(L, 1);
     }
   }
   esc_append_header(L, t, "Expect:"); /* no 100-continue round trip */
+  lua_settop(L, top);
 
-  rc = esc_easy_configure(h, &c->settings, t, &what);
-  if (rc != CURLE_OK)
-    return esc_perform_setopt_fail(L, what, rc);
-  {
-    rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                          esc_field_ms(L, 2, "connect_timeout_ms", c->settings.connect_timeout_ms));
-    what = "CURLOPT_CONNECTTIMEOUT_MS";
-  }
-  if (rc == CURLE_OK) {
-    rc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
-                          esc_field_ms(L, 2, "timeout_ms", c->settings.timeout_ms));
-    what = "CURLOPT_TIMEOUT_MS";
-  }
-  if (rc == CURLE_OK) {
-    rc = curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
-    what = "CURLOPT_FRESH_CONNECT";
-  }
-  if (rc == CURLE_OK) {
-    rc = curl_easy_setopt(h, CURLOPT_URL, url);
-    what = "CURLOPT_URL";
-  }
-  if (rc == CURLE_OK && strcmp(method, "GET") == 0 && !body) {
-    rc = curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    what = "CURLOPT_HTTPGET";
-  } else if (rc == CURLE_OK && strcmp(method, "HEAD") == 0) {
-    rc = curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    what = "CURLOPT_NOBODY";
-  } else if (rc == CURLE_OK) {
-    rc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    what = "CURLOPT_CUSTOMREQUEST";
-    if (rc == CURLE_OK &&
-        (body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0)) {
+  rc = esc_easy_configure(h, s, t, &what);
+#define ESC_REQUEST_OPT(opt, value)                                          \
+  do {                                                                     \
+    if (rc == CURLE_OK) {                                                  \
+      rc = curl_easy_setopt(h, opt, (value));                              \
+      what = #opt;                                                         \
+    }                                                                      \
+  } while (0)
+  ESC_REQUEST_OPT(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+  ESC_REQUEST_OPT(CURLOPT_TIMEOUT_MS, timeout_ms);
+  ESC_REQUEST_OPT(CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+  ESC_REQUEST_OPT(CURLOPT_URL, url);
+  if (strcmp(method, "GET") == 0 && !body) {
+    ESC_REQUEST_OPT(CURLOPT_HTTPGET, 1L);
+  } else if (strcmp(method, "HEAD") == 0) {
+    ESC_REQUEST_OPT(CURLOPT_NOBODY, 1L);
+  } else {
+    ESC_REQUEST_OPT(CURLOPT_CUSTOMREQUEST, method);
+    if (body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
       /* libcurl would label a body it posts form-urlencoded */
       if (!esc_has_content_type(t->headers))
         esc_append_header(L, t, "Content-Type:");
-      rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-      what = "CURLOPT_POSTFIELDSIZE_LARGE";
-      if (rc == CURLE_OK) {
-        /* the request table keeps body alive through perform */
-        rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-        what = "CURLOPT_POSTFIELDS";
-      }
+      ESC_REQUEST_OPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+      ESC_REQUEST_OPT(CURLOPT_POSTFIELDS, body ? body : "");
     }
   }
-  if (rc == CURLE_OK) {
-    rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
-    what = "CURLOPT_HTTPHEADER";
-  }
+  ESC_REQUEST_OPT(CURLOPT_HTTPHEADER, t->headers);
+#undef ESC_REQUEST_OPT
   if (rc != CURLE_OK)
     return esc_perform_setopt_fail(L, what, rc);
+  return 0;
+}
 
-  rc = curl_easy_perform(h);
+/* Pushes what a finished transfer gave: { status, headers, body } (returns
+ * 1), or nil, kind, message, code (returns 4).  Reusable for a multi. */
+static int esc_push_result(lua_State *L, CURL *h, const struct esc_transfer *t, CURLcode rc)
+{
+  long status = 0;
   if (rc != CURLE_OK) {
     char size[64];
     if (t->pin.active && t->pin.mismatch)
@@ -670,6 +664,23 @@ static int esc_curl_perform(lua_State *L)
   lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
   lua_setfield(L, -2, "body");
   return 1;
+}
+
+/* handle:perform(request) -> { status, headers, body }
+ *                          | nil, kind, message, curl code (or nil)
+ * request = { method, url, headers = { "Name: value", ... }, body,
+ *             connect_timeout_ms, timeout_ms, fresh_connect }
+ * Everything else was fixed by curl_new(settings). */
+static int esc_curl_perform(lua_State *L)
+{
+  struct esc_curl *c = esc_check_curl(L);
+  int pushed;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  pushed = esc_request_setup(L, 2, c->easy, &c->settings, &c->xfer);
+  if (pushed)
+    return pushed;
+  return esc_push_result(L, c->easy, &c->xfer, curl_easy_perform(c->easy));
 }
 
 /* core.curl_new([settings]) -> handle
