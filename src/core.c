@@ -1,6 +1,6 @@
 /* esconnector.core: the C core.  A unity build (as luv does): the concern
  * files are included here so that everything but luaopen_* stays static. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */ /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 #include <curl/curl.h>
 #include "compat.h"
 #include "catalog.h"
@@ -10,6 +10,7 @@
 #include "request.c"
 #include "rules.c"
 #include "interpret.c"
+#include "headers.c"
 #include "curl_transport.c"
 #include "clock.c"
 #include "gzip.c"
@@ -154,12 +155,19 @@ ESC_EXPORT int luaopen_esconnector_core(lua_State *L)
     { "sleep_ms", esc_l_sleep_ms },
     { "gzip", esc_l_gzip },
     { "write_private_file", esc_l_write_private_file },
+    { "parse_headers", esc_l_parse_headers },
     { NULL, NULL }
   };
+  /* reference-counted by libcurl: once per process in effect */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return luaL_error(L, "esconnector: curl_global_init failed");
   esc_register_curl(L);
   lua_newtable(L);
   esc_setfuncs(L, functions, 0);
   lua_pushliteral(L, ESC_VERSION);
   lua_setfield(L, -2, "version");
+  /* can this build check ca_fingerprint (OpenSSL in the core and libcurl)? */
+  lua_pushboolean(L, esc_pin_supported());
+  lua_setfield(L, -2, "has_ca_fingerprint");
   return 1;
 }

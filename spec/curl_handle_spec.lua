@@ -1,0 +1,158 @@
+-- core.curl_new(settings) / handle:perform(request): per-client settings are
+-- fixed on the handle, perform takes only what belongs to one request.
+-- Over real HTTP: a recording server (spec/support/raw_server.lua) and, for
+-- timeouts, a socket that accepts connections but never answers.
+local core = require "esconnector.core"
+local raw = require "spec.support.raw"
+local socket = require "socket"
+
+describe("curl handle", function()
+  local server
+
+  setup(function()
+    server = raw.start{ responses = { raw.ok('{"n":1}') } }
+  end)
+  teardown(function() if server then server.stop() end end)
+
+  it("refuses unknown settings and settings given to perform", function()
+    local ok, msg = pcall(core.curl_new, { ca_fiel = "x" })
+    assert.is_false(ok)
+    assert.matches("unknown curl_new settings field 'ca_fiel'", msg, 1, true)
+    local handle = core.curl_new{}
+    for _, field in ipairs{ "ca_file", "ca_fingerprint", "verify_peer", "max_response_bytes" } do
+      ok, msg = pcall(handle.perform, handle, { method = "GET", url = server.url .. "/", [field] = "x" })
+      assert.is_false(ok)
+      assert.matches("unknown perform request field '" .. field .. "'", msg, 1, true)
+    end
+    handle:close()
+  end)
+
+  it("refuses malformed settings when the handle is made", function()
+    for _, settings in ipairs{ { ca_fingerprint = "abc" }, { protocols = "ftp" }, { timeout_ms = 0 / 0 },
+                               { ca_file = "a\0b" }, { verify_peer = "yes" } } do
+      assert.is_false(pcall(core.curl_new, settings))
+    end
+  end)
+
+  it("performs a request and keeps the connection alive between requests", function()
+    local handle = core.curl_new{ timeout_ms = 5000 }
+    local before = #server.requests()
+    for _ = 1, 3 do
+      local res = assert(handle:perform{ method = "GET", url = server.url .. "/keep" })
+      assert.are.equal(200, res.status)
+      assert.are.equal('{"n":1}', res.body)
+      assert.are.equal("Elasticsearch", res.headers["x-elastic-product"])
+    end
+    handle:close()
+    local seen = server.requests()
+    assert.are.equal(before + 3, #seen)
+    assert.are.equal(seen[before + 1].connection, seen[before + 3].connection)
+  end)
+
+  it("fresh_connect opens a new connection for that request only", function()
+    local handle = core.curl_new{}
+    local before = #server.requests()
+    assert(handle:perform{ method = "GET", url = server.url .. "/a" })
+    assert(handle:perform{ method = "PUT", url = server.url .. "/b", body = "{}", fresh_connect = true })
+    assert(handle:perform{ method = "GET", url = server.url .. "/c" })
+    handle:close()
+    local seen = server.requests()
+    assert.are.equal(before + 3, #seen)
+    assert.are_not.equal(seen[before + 1].connection, seen[before + 2].connection)
+    -- and the next request reuses a connection (either of the two)
+    local c = seen[before + 3].connection
+    assert.is_true(c == seen[before + 1].connection or c == seen[before + 2].connection)
+    assert.matches("^PUT /b HTTP/1.1\r\n", seen[before + 2].raw)
+  end)
+
+  it("applies the size cap fixed at creation", function()
+    local big = raw.start{ responses = { raw.ok(("x"):rep(5000)) } }
+    local handle = core.curl_new{ max_response_bytes = 1000 }
+    local res, kind, message, code = handle:perform{ method = "GET", url = big.url .. "/" }
+    handle:close()
+    big.stop()
+    assert.is_nil(res)
+    assert.are.equal("decode", kind)
+    assert.matches("larger than max_response_bytes (1000 bytes)", message, 1, true)
+    assert.is_number(code)
+  end)
+
+  it("uses the default timeout from the settings, and a per-call one over it", function()
+    local silent = assert(socket.bind("127.0.0.1", 0)) -- accepts (backlog), never answers
+    local _, port = silent:getsockname()
+    local url = ("http://127.0.0.1:%d/"):format(port)
+    local handle = core.curl_new{ timeout_ms = 300 }
+    local started = core.now_ms()
+    local res, kind = handle:perform{ method = "GET", url = url }
+    local took = core.now_ms() - started
+    assert.is_nil(res)
+    assert.are.equal("timeout", kind)
+    assert.is_true(took >= 250 and took < 3000, "took " .. took)
+    started = core.now_ms()
+    res, kind = handle:perform{ method = "GET", url = url, timeout_ms = 100 }
+    took = core.now_ms() - started
+    assert.is_nil(res)
+    assert.are.equal("timeout", kind)
+    assert.is_true(took < 280, "took " .. took)
+    handle:close()
+    silent:close()
+  end)
+
+  it("returns nil, kind, message, code on every failure", function()
+    local handle = core.curl_new{ connect_timeout_ms = 2000 }
+    local n = select("#", handle:perform{ method = "GET", url = "http://127.0.0.1:1/" })
+    assert.are.equal(4, n)
+    local res, kind, message, code = handle:perform{ method = "GET", url = "http://127.0.0.1:1/" }
+    assert.is_nil(res)
+    assert.are.equal("connection", kind)
+    assert.is_string(message)
+    assert.is_number(code)
+    n = select("#", handle:perform{ method = "GET", url = server.url .. "/", headers = { "X-A: a\r\nX-B: b" } })
+    assert.are.equal(4, n)
+    handle:close()
+  end)
+
+  it("knows whether this build can check ca_fingerprint", function()
+    assert.is_boolean(core.has_ca_fingerprint)
+  end)
+end)
+
+-- make OPENSSL=0: the core built without libssl/libcrypto refuses the pin
+-- clearly instead of silently not checking it.
+describe("a core built with OPENSSL=0 #subprocess", function()
+  it("links no OpenSSL and refuses ca_fingerprint, naming the build", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local function sh(cmd)
+      local pipe = assert(io.popen("env -u LD_PRELOAD sh -c '" .. cmd:gsub("'", "'\\''") .. "' 2>&1"))
+      local out = pipe:read("*a")
+      local ok, _, code = pipe:close()
+      if type(ok) == "number" then code = ok end
+      return out, ok == true or code == 0
+    end
+    local out, ok = sh(("mkdir -p %s/esconnector && cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -fPIC "
+      .. "-fvisibility=hidden -shared -I/usr/include/lua5.4 -DESC_NO_OPENSSL -o %s/esconnector/core.so src/core.c "
+      .. "-lcurl -lz"):format(dir, dir))
+    assert(ok, out)
+    for _, include in ipairs{ "lua5.3", "lua5.2", "lua5.1", "luajit-2.1" } do -- compiles on every Lua
+      out, ok = sh(("cc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -I/usr/include/%s "
+        .. "-DESC_NO_OPENSSL src/core.c"):format(include))
+      assert(ok, include .. ": " .. out)
+    end
+    local needed = sh("readelf -d " .. dir .. "/esconnector/core.so")
+    assert.is_nil(needed:find("libssl", 1, true))
+    assert.is_nil(needed:find("libcrypto", 1, true))
+    out, ok = sh(("lua5.4 -e \"package.cpath='%s/?.so;'..package.cpath; "
+      .. "package.path='./lua/?.lua;./lua/?/init.lua;'..package.path; "
+      .. "local core = require 'esconnector.core'; assert(core.has_ca_fingerprint == false); "
+      .. "local ok, msg = pcall(core.curl_new, { ca_fingerprint = ('ab'):rep(32) }); assert(not ok); print(msg); "
+      .. "ok, msg = pcall(require('esconnector').new, { hosts = 'https://127.0.0.1:9200', "
+      .. "ca_fingerprint = ('ab'):rep(32) }); assert(not ok); print(msg); "
+      .. "assert(core.curl_new{}:perform{ method = 'GET', url = 'http://127.0.0.1:1/' } == nil)\""):format(dir))
+    sh("rm -rf " .. dir)
+    assert(ok, out)
+    assert.matches("ca_fingerprint needs esconnector built with OpenSSL (this core was built with ESC_NO_OPENSSL)",
+      out, 1, true)
+    assert.matches("ca_fingerprint needs the C core and libcurl built with OpenSSL", out, 1, true)
+  end)
+end)
