@@ -80,7 +80,7 @@ describe("the documentation", function()
       end
     end
     assert.is_true(seen >= #core.catalog())
-    assert.are.same({ "client", "connector", "connector_secret", "security", "nodes", "indices" }, names)
+    assert.are.same({ "client", "connector", "connector_secret", "security", "nodes", "indices", "cluster" }, names)
   end)
 
   it("builds with make doc: modules from the comments, a page per namespace #packaging", function()
