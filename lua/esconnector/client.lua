@@ -4,6 +4,7 @@ local core = require "esconnector.core"
 local json = require "esconnector.json"
 local errors = require "esconnector.errors"
 local pool = require "esconnector.pool"
+local scheduler = require "esconnector.scheduler"
 
 local client = {}
 
@@ -108,27 +109,34 @@ local POSITIVE = {
 }
 local NON_NEGATIVE = { max_retries = true, retry_backoff_ms = true, max_retry_backoff_ms = true }
 
--- Raises (at the caller's caller) for an unknown or ill-typed option.
-local function check_options(options, types, what)
+-- What is wrong with the options (unknown or ill-typed), or nil.
+local function options_problem(options, types, what)
   for key, value in pairs(options) do
     local spec = types[key]
     if not spec then
-      error(("esconnector: unknown %s '%s' (known: %s)"):format(
-        what, tostring(key), table.concat(sorted_keys(types), ", ")), 3)
+      return ("esconnector: unknown %s '%s' (known: %s)"):format(
+        what, tostring(key), table.concat(sorted_keys(types), ", "))
     end
     if not type_matches(value, spec) then
-      error(("esconnector: %s '%s' must be a %s, got a %s"):format(
-        what, key, spec:gsub("|", " or "), type(value)), 3)
+      return ("esconnector: %s '%s' must be a %s, got a %s"):format(
+        what, key, spec:gsub("|", " or "), type(value))
     end
     -- "not (v > 0)" rather than "v <= 0": NaN must be refused too
     if (POSITIVE[key] and not (value > 0)) or (NON_NEGATIVE[key] and not (value >= 0)) then -- luacheck: ignore 581
-      error(("esconnector: %s '%s' must be %s, got %s"):format(
-        what, key, POSITIVE[key] and "above 0" or "0 or more", tostring(value)), 3)
+      return ("esconnector: %s '%s' must be %s, got %s"):format(
+        what, key, POSITIVE[key] and "above 0" or "0 or more", tostring(value))
     end
   end
   if options.compatible_with and options.compatible_with ~= 8 and options.compatible_with ~= 9 then
-    error(("esconnector: compatible_with must be 8 or 9, got %s"):format(tostring(options.compatible_with)), 3)
+    return ("esconnector: compatible_with must be 8 or 9, got %s"):format(tostring(options.compatible_with))
   end
+  return nil
+end
+
+-- Raises (at the caller's caller) for an unknown or ill-typed option.
+local function check_options(options, types, what)
+  local problem = options_problem(options, types, what)
+  if problem then error(problem, 3) end
 end
 
 local function check_header(name, value)
@@ -279,9 +287,11 @@ end
 -- The methods of every namespace, built once from the catalog: a method
 -- finds its client through the namespace table it is called on.
 local METHODS = {}
+local KNOWN_APIS = {}
 for _, row in ipairs(core.catalog()) do
   local ns, method = row.name:match("^([%w_]+)%.([%w_]+)$")
   local api = row.name
+  KNOWN_APIS[api] = true
   local call = function(namespace_or_client, params, call_options)
     local c = namespace_or_client._client or namespace_or_client
     return c:request(api, params, call_options)
@@ -515,7 +525,7 @@ function Client:send(api, prepared, headers, body, call_options)
       self.on_request{ api = api, method = prepared.method, url = url, node = node.url,
         attempt = attempt, headers = redacted_headers(headers) }
     end
-    local response, transport_err = transport:send{
+    local response, transport_err = scheduler.send(transport, {
       method = prepared.method, url = url, headers = headers, body = body,
       connect_timeout_ms = connect_timeout, timeout_ms = timeout,
       verify_peer = self.verify_tls or self.ca_fingerprint ~= nil, verify_host = self.verify_tls,
@@ -523,7 +533,7 @@ function Client:send(api, prepared, headers, body, call_options)
       client_cert = self.client_cert, client_key = self.client_key,
       ca_fingerprint = self.ca_fingerprint,
       max_response_bytes = self.max_response_bytes,
-    }
+    })
     local finished = transport:now_ms()
     local record = { node = node.url, duration_ms = finished - now,
       status = response and response.status, kind = transport_err and transport_err.kind,
@@ -561,9 +571,99 @@ function Client:send(api, prepared, headers, body, call_options)
     if attempt % nodes == 0 then
       local wait = backoff_ms(self, attempt / nodes)
       if deadline_at then wait = math.min(wait, deadline_at - transport:now_ms()) end
-      if wait > 0 then transport:sleep_ms(wait) end
+      if wait > 0 then scheduler.sleep_ms(transport, wait) end
     end
   end
+end
+
+local DEFAULT_CONCURRENCY = 16
+
+local function concurrency_of(options)
+  if options == nil then return DEFAULT_CONCURRENCY end
+  if type(options) ~= "table" then error("esconnector: options must be a table", 3) end
+  for key in pairs(options) do
+    if key ~= "concurrency" then
+      error(("esconnector: unknown option '%s' (known: concurrency)"):format(tostring(key)), 3)
+    end
+  end
+  local n = options.concurrency
+  if n == nil then return DEFAULT_CONCURRENCY end
+  if type(n) ~= "number" or not (n >= 1) or n ~= math.floor(n) or n == math.huge then -- luacheck: ignore 581
+    error(("esconnector: concurrency must be a whole number of 1 or more, got %s"):format(tostring(n)), 3)
+  end
+  return n
+end
+
+--- Calls every function of the list, at most options.concurrency (default
+-- 16) at a time: a client call inside one waits without holding up the
+-- others (curl_multi outside nginx, light threads inside).  Returns a
+-- list in the same order: { result = <first value returned>, err = <second> }
+-- for each, or { err = <error of kind "lua"> } for one that raised (the
+-- others go on).
+function Client.concurrently(_, functions, options)
+  if type(functions) ~= "table" then error("esconnector: concurrently takes a list of functions", 2) end
+  for i = 1, #functions do
+    if type(functions[i]) ~= "function" then
+      error(("esconnector: concurrently: entry %d is a %s, not a function"):format(i, type(functions[i])), 2)
+    end
+  end
+  local ran = scheduler.run(functions, concurrency_of(options))
+  local results = {}
+  for i = 1, #functions do
+    local r = ran[i]
+    if r[1] then
+      results[i] = { result = r[2], err = r[3] }
+    else
+      results[i] = { err = errors.new{ kind = "lua", message = tostring(r[2]) } }
+    end
+  end
+  return results
+end
+
+-- Why calls[i] of a batch cannot be made, or nil.
+local function batch_entry_problem(call)
+  if type(call) ~= "table" then return "is not a table { api_name, params [, call_options] }" end
+  local api, params, call_options = call[1], call[2], call[3]
+  if type(api) ~= "string" then return "has no API name (a string) first" end
+  api = api:gsub("^connector_secret%.", "connector.secret_")
+  if not KNOWN_APIS[api] then return ("names an unknown API '%s'"):format(api) end
+  if params ~= nil and type(params) ~= "table" then return "has parameters that are not a table" end
+  if call_options ~= nil and type(call_options) ~= "table" then return "has call options that are not a table" end
+  return call_options and options_problem(call_options, CALL_OPTION_TYPES, "call option")
+end
+
+--- Makes many calls, at most options.concurrency (default 16) in flight.
+-- calls: a list of { api_name, params [, call_options] }, api names as in
+-- the catalog ("connector.update_api_key_id").  Returns a list in the same
+-- order of { result = <decoded body> } or { err = <error> }; each call has
+-- its own validation, retries, failover, deadline and observers, and an
+-- entry that cannot be made fails alone, with a "validation" error.
+function Client:batch(calls, options)
+  if type(calls) ~= "table" then error("esconnector: batch takes a list of calls", 2) end
+  local concurrency = concurrency_of(options)
+  local functions, results, slot = {}, {}, {}
+  for i = 1, #calls do
+    local call = calls[i]
+    local problem = batch_entry_problem(call)
+    if problem then
+      results[i] = { err = errors.new{ kind = "validation", api = type(call) == "table" and type(call[1]) == "string"
+        and call[1] or nil, message = ("batch entry %d %s"):format(i, problem:gsub("^esconnector: ", "")) } }
+    else
+      local api, params, call_options = call[1], call[2], call[3]
+      functions[#functions + 1] = function() return self:request(api, params, call_options) end
+      slot[#functions] = i
+    end
+  end
+  local ran = scheduler.run(functions, concurrency)
+  for k = 1, #functions do
+    local r = ran[k]
+    if r[1] then
+      results[slot[k]] = r[2] ~= nil and { result = r[2] } or { err = r[3] }
+    else -- not expected once the entry was checked; still its own failure
+      results[slot[k]] = { err = errors.new{ kind = "lua", api = calls[slot[k]][1], message = tostring(r[2]) } }
+    end
+  end
+  return results
 end
 
 --- A new client for the same cluster and settings, with overrides (for

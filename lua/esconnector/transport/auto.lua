@@ -27,6 +27,11 @@ local COSOCKET_PHASES = {
 
 local MODES = { auto = true, curl = true, resty = true }
 
+--- True for an nginx phase with cosockets (and light threads).
+function auto.cosocket_phase(phase)
+  return COSOCKET_PHASES[phase] == true
+end
+
 -- The nginx phase, or nil outside nginx.
 local function nginx_phase()
   local ngx = rawget(_G, "ngx")

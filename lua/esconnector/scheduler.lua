@@ -1,0 +1,222 @@
+--- Runs functions concurrently, at most N at a time: the mechanism under
+-- client:concurrently and client:batch.
+--
+-- Outside nginx each function runs in a coroutine of its own.  A client call
+-- made in one hands its request to the scheduler (scheduler.send), which
+-- starts it on the transport and resumes the coroutine when the transport
+-- reports it finished; a backoff sleep (scheduler.sleep_ms) waits the same
+-- way.  Anywhere else (the main program, a coroutine of the caller's own)
+-- calls block, as they always have.
+--
+-- The contract a transport meets to be driven this way (the curl transport
+-- does, over one curl_multi handle per client):
+--   transport:start(request) -> token | nil, err
+--       begins a transfer without waiting for it (request as for send)
+--   transport:poll(timeout_ms) -> { { token, response, err }, ... }
+--       drives every transfer started, waiting up to timeout_ms for at
+--       least one to finish, and returns those that finished (each once)
+-- A transport without start is called with send, which blocks: the
+-- functions then take turns instead of overlapping, with the same results.
+--
+-- Inside nginx (a phase with cosockets) the functions run in ngx.thread
+-- light threads instead: a cosocket yields to nginx by itself.
+local core = require "esconnector.core"
+
+local scheduler = {}
+
+-- Markers a task coroutine yields to its scheduler.
+local AWAIT, SLEEP = {}, {}
+
+-- The scheduler of every task coroutine running now (weak: a coroutine
+-- abandoned by an error does not stay).
+local owner = setmetatable({}, { __mode = "k" })
+
+-- Where a finished transfer goes: routes[transport][token] = { scheduler,
+-- task }.  Kept per transport, not per scheduler, so that a scheduler nested
+-- in a task of another (concurrently inside concurrently, on one client)
+-- passes on what it polls for the outer one instead of losing it.
+local routes = setmetatable({}, { __mode = "k" })
+
+local unpack = table.unpack or unpack -- luacheck: ignore 143
+
+local function pack(...)
+  return { n = select("#", ...), ... }
+end
+
+--- The scheduler running the current coroutine, or nil.
+function scheduler.current()
+  local co = coroutine.running()
+  return co and owner[co] or nil
+end
+
+--- transport:send(request), yielding to the scheduler when called from one
+-- of its tasks and the transport can start a transfer without waiting.
+function scheduler.send(transport, request)
+  if transport.start and scheduler.current() then
+    return coroutine.yield(AWAIT, transport, request)
+  end
+  return transport:send(request)
+end
+
+--- transport:sleep_ms(ms), yielding to the scheduler when called from one of
+-- its tasks (the other tasks go on meanwhile).
+function scheduler.sleep_ms(transport, ms)
+  if scheduler.current() then
+    coroutine.yield(SLEEP, ms)
+    return
+  end
+  transport:sleep_ms(ms)
+end
+
+local Scheduler = {}
+Scheduler.__index = Scheduler
+
+-- A task is { co =, index = }; ready holds { task, values... } to resume.
+function Scheduler:resume(task, ...)
+  local co = task.co
+  owner[co] = self
+  local yielded = pack(coroutine.resume(co, ...))
+  if coroutine.status(co) == "dead" then
+    owner[co] = nil
+    self.active = self.active - 1
+    self.results[task.index] = yielded -- { true, values... } or { false, error }
+    return
+  end
+  local what = yielded[2]
+  if what == AWAIT then
+    local transport, request = yielded[3], yielded[4]
+    local token, err = transport:start(request)
+    if token == nil then
+      self.ready[#self.ready + 1] = { task, nil, err }
+      return
+    end
+    local by_token = routes[transport]
+    if not by_token then
+      by_token = {}
+      routes[transport] = by_token
+    end
+    by_token[token] = { self, task }
+    self.waiting[transport] = (self.waiting[transport] or 0) + 1
+    self.in_flight = self.in_flight + 1
+  elseif what == SLEEP then
+    self.sleepers[#self.sleepers + 1] = { at = core.now_ms() + yielded[3], task = task }
+  else -- the function yielded on its own: it goes on at the next round
+    self.ready[#self.ready + 1] = { task }
+  end
+end
+
+-- Moves the sleepers whose time has come to ready; returns the ms until
+-- the next one wakes (nil when none sleeps).
+function Scheduler:wake(now)
+  local next_at
+  local sleepers, kept = self.sleepers, {}
+  for _, s in ipairs(sleepers) do
+    if s.at <= now then
+      self.ready[#self.ready + 1] = { s.task }
+    else
+      kept[#kept + 1] = s
+      if not next_at or s.at < next_at then next_at = s.at end
+    end
+  end
+  self.sleepers = kept
+  return next_at and next_at - now
+end
+
+-- Hands finished transfers to the scheduler that waits for each.
+local function deliver(transport, finished)
+  local by_token = routes[transport]
+  for _, f in ipairs(finished) do
+    local route = by_token and by_token[f[1]]
+    if route then
+      by_token[f[1]] = nil
+      local s, task = route[1], route[2]
+      s.waiting[transport] = s.waiting[transport] - 1
+      if s.waiting[transport] == 0 then s.waiting[transport] = nil end
+      s.in_flight = s.in_flight - 1
+      s.ready[#s.ready + 1] = { task, f[2], f[3] }
+    end
+  end
+end
+
+-- Waits for a transfer to finish or a sleeper to wake, up to wait_ms.
+function Scheduler:wait(wait_ms)
+  if self.in_flight == 0 then
+    if wait_ms and wait_ms > 0 then core.sleep_ms(wait_ms) end
+    return
+  end
+  -- an idle poll may not outlast a sleeper; 1 s bounds it otherwise
+  local timeout = math.max(0, math.min(wait_ms or 1000, 1000))
+  local transports = {}
+  for transport in pairs(self.waiting) do transports[#transports + 1] = transport end
+  if #transports == 1 then
+    deliver(transports[1], transports[1]:poll(timeout))
+    return
+  end
+  -- several transports (several clients): none may block the others long
+  local before = #self.ready
+  for _, transport in ipairs(transports) do deliver(transport, transport:poll(0)) end
+  if #self.ready == before then
+    deliver(transports[1], transports[1]:poll(math.min(timeout, 1)))
+  end
+end
+
+local function run_coroutines(functions, concurrency)
+  local self = setmetatable({ results = {}, ready = {}, sleepers = {}, waiting = {},
+    active = 0, in_flight = 0 }, Scheduler)
+  local n, next_index = #functions, 1
+  while true do
+    while self.active < concurrency and next_index <= n do
+      local task = { co = coroutine.create(functions[next_index]), index = next_index }
+      next_index = next_index + 1
+      self.active = self.active + 1
+      self:resume(task)
+    end
+    if #self.ready > 0 then
+      local ready = self.ready
+      self.ready = {}
+      for _, r in ipairs(ready) do self:resume(r[1], unpack(r, 2, 3)) end
+    elseif self.active == 0 then
+      break
+    else
+      local wait_ms = self:wake(core.now_ms())
+      if #self.ready == 0 then self:wait(wait_ms) end
+    end
+  end
+  return self.results
+end
+
+-- nginx: N light threads, each taking the next function until none is left.
+local function run_ngx_threads(ngx, functions, concurrency)
+  local results, n, next_index = {}, #functions, 1
+  local function worker()
+    while next_index <= n do
+      local i = next_index
+      next_index = i + 1
+      results[i] = pack(pcall(functions[i]))
+    end
+  end
+  local threads = {}
+  for w = 1, math.min(concurrency, n) do threads[w] = ngx.thread.spawn(worker) end
+  for _, thread in ipairs(threads) do ngx.thread.wait(thread) end
+  return results
+end
+
+-- ngx, inside nginx in a phase where light threads and cosockets work.
+local function nginx_with_light_threads()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.thread) ~= "table" or type(ngx.get_phase) ~= "function" then
+    return nil
+  end
+  return require("esconnector.transport.auto").cosocket_phase(ngx.get_phase()) and ngx or nil
+end
+
+--- Calls every function of the list, at most concurrency at a time.
+-- Returns a list in the same order: for each, { true, returned values... }
+-- or { false, raised error } (with n = the number of values).
+function scheduler.run(functions, concurrency)
+  local ngx = nginx_with_light_threads()
+  if ngx then return run_ngx_threads(ngx, functions, concurrency) end
+  return run_coroutines(functions, concurrency)
+end
+
+return scheduler
