@@ -21,9 +21,13 @@ local function build_parser()
   parser:command_target("command")
 
   local update = parser:command("update-api-key-id", "Set a connector's api_key_id and/or api_key_secret_id.")
-  update:argument("connector_id", "The connector.")
+  update:argument("connector_id", "The connector."):args("?")
   update:option("--api-key-id", "The API key id.")
   update:option("--api-key-secret-id", "The connector secret id (Elastic-managed connectors).")
+  update:option("--from", "Many connectors: FILE (or - for stdin) with one JSON object per line, "
+    .. "{\"connector_id\":..., \"api_key_id\":..., \"api_key_secret_id\":...}; one result line per input "
+    .. "line, in order, then a summary.")
+  update:option("--concurrency", "With --from: calls in flight at once."):convert(tonumber):default("16")
 
   local rotate = parser:command("rotate", "Rotate connectors' API keys safely.")
   rotate:argument("connector_id", "Connectors to rotate."):args("*")
@@ -32,6 +36,7 @@ local function build_parser()
   rotate:option("--expiration", "Lifetime of the new keys, e.g. 30d.")
   rotate:option("--page-size", "With --all: connectors read per connector.list call."):convert(tonumber)
     :default("100")
+  rotate:option("--concurrency", "Connectors rotated at once."):convert(tonumber):default("1")
   rotate:option("--key-dir", "Self-managed connectors: write each new encoded key to DIR/<connector_id>.key "
     .. "(mode 0600) for their service; needed to rotate them.")
 
@@ -106,7 +111,102 @@ function commands.list(client, args, say)
   end
 end
 
-commands["update-api-key-id"] = function(client, args, say)
+-- The update of one --from line: params, or nil, why the line is bad and
+-- the connector id when there is one.
+local function update_params(line)
+  local doc = json.decode(line)
+  if type(doc) ~= "table" or doc[1] ~= nil then
+    return nil, line:find("%S") and "not a JSON object" or "an empty line"
+  end
+  local id = type(doc.connector_id) == "string" and doc.connector_id or nil
+  for key, value in pairs(doc) do
+    if key ~= "connector_id" and key ~= "api_key_id" and key ~= "api_key_secret_id" then
+      return nil, ("unknown field '%s' (connector_id, api_key_id, api_key_secret_id)"):format(tostring(key)), id
+    end
+    if type(value) ~= "string" and not (key ~= "connector_id" and value == json.null) then
+      return nil, ("%s must be a string"):format(key), id
+    end
+  end
+  if not id or id == "" then return nil, "no connector_id" end
+  if doc.api_key_id == nil and doc.api_key_secret_id == nil then
+    return nil, "neither api_key_id nor api_key_secret_id", id
+  end
+  return doc
+end
+
+local FROM_CHUNK = 1000 -- lines read and sent per batch: memory stays bounded
+
+-- update-api-key-id --from FILE: every line becomes a call or an error of
+-- its own; results are printed in input order as each chunk completes.
+local function update_from(client, args, say, io_in)
+  local input, why = io_in, nil
+  if args.from ~= "-" then input, why = io.open(args.from, "r") end
+  if not input then return 2, "cannot read --from: " .. tostring(why) end
+  if not (args.concurrency and args.concurrency >= 1 and args.concurrency == math.floor(args.concurrency)) then
+    return 2, "--concurrency must be a whole number of 1 or more"
+  end
+  local number, ok_count, failed = 0, 0, 0
+  local function report(line_no, id, res, err)
+    if res then
+      ok_count = ok_count + 1
+      say(args.json and json.encode{ line = line_no, ok = true, connector_id = id, result = res.result }
+        or ("line %d: %s: %s"):format(line_no, id, tostring(res.result)))
+    else
+      failed = failed + 1
+      if args.json then
+        local e = error_json(err)
+        e.line, e.connector_id = line_no, id
+        say(json.encode(e))
+      else
+        say(("line %d: FAILED %s: %s"):format(line_no, id or "-", err.message or tostring(err)))
+      end
+    end
+  end
+  local done = false
+  while not done do
+    local lines = {}
+    for _ = 1, FROM_CHUNK do
+      local line = input:read("*l")
+      if not line then done = true break end
+      lines[#lines + 1] = line:gsub("\r$", "")
+    end
+    local calls, bad, ids = {}, {}, {}
+    for i, line in ipairs(lines) do
+      local params, problem, id = update_params(line)
+      if params then
+        ids[i] = params.connector_id
+        calls[#calls + 1] = { "connector.update_api_key_id", params }
+      else
+        ids[i] = id or false
+        bad[i] = { kind = "validation", message = problem }
+      end
+    end
+    local results = client:batch(calls, { concurrency = args.concurrency })
+    local k = 0
+    for i = 1, #lines do
+      if bad[i] then
+        report(number + i, ids[i] or nil, nil, bad[i])
+      else
+        k = k + 1
+        report(number + i, ids[i], results[k].result, results[k].err)
+      end
+    end
+    number = number + #lines
+  end
+  if input ~= io_in then input:close() end
+  say(args.json and json.encode{ summary = { lines = number, ok = ok_count, failed = failed } }
+    or ("%d lines: %d updated, %d failed"):format(number, ok_count, failed))
+  return failed > 0 and 1 or 0
+end
+
+commands["update-api-key-id"] = function(client, args, say, io_in)
+  if args.from then
+    if args.connector_id or args.api_key_id or args.api_key_secret_id then
+      return 2, "give --from or a connector id with its ids, not both"
+    end
+    return update_from(client, args, say, io_in)
+  end
+  if not args.connector_id then return 2, "give a connector id, or --from FILE" end
   if not args.api_key_id and not args.api_key_secret_id then
     return 2, "give --api-key-id, --api-key-secret-id or both"
   end
@@ -156,16 +256,26 @@ function commands.rotate(client, args, say)
     ids, err = all_connector_ids(client, args.page_size)
     if not ids then return 1, err end
   end
-  local failed = 0
-  for _, id in ipairs(ids) do
+  if not (args.concurrency and args.concurrency >= 1 and args.concurrency == math.floor(args.concurrency)) then
+    return 2, "--concurrency must be a whole number of 1 or more"
+  end
+  local rotations = {}
+  for i, id in ipairs(ids) do
     local on_key
     if args.key_dir then
       on_key = function(encoded)
         return write_key(args.key_dir, id, encoded)
       end
     end
-    local report, err = client:rotate_api_key{ connector_id = id, dry_run = args.dry_run,
-      expiration = args.expiration, on_key = on_key }
+    rotations[i] = function()
+      return client:rotate_api_key{ connector_id = id, dry_run = args.dry_run,
+        expiration = args.expiration, on_key = on_key }
+    end
+  end
+  local done = client:concurrently(rotations, { concurrency = args.concurrency })
+  local failed = 0
+  for i, id in ipairs(ids) do
+    local report, err = done[i].result, done[i].err
     if report then
       if args.json then
         report.ok = true
@@ -191,8 +301,8 @@ function commands.rotate(client, args, say)
 end
 
 --- Runs the tool.  argv: the arguments; io_out/io_err: files (default the
--- standard ones); env: a getenv.  Returns the exit code.
-function cli.main(argv, io_out, io_err, env)
+-- standard ones); env: a getenv; io_in: standard input.  Returns the exit code.
+function cli.main(argv, io_out, io_err, env, io_in)
   local say, complain = writer(io_out or io.stdout), writer(io_err or io.stderr)
   env = env or os.getenv
   local parser = build_parser()
@@ -207,7 +317,7 @@ function cli.main(argv, io_out, io_err, env)
     complain("esconnector: " .. why)
     return 2
   end
-  local code, err = commands[args.command](client, args, say)
+  local code, err = commands[args.command](client, args, say, io_in or io.stdin)
   client:close()
   if code == 2 then
     complain(parser:get_usage())
