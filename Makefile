@@ -6,6 +6,15 @@ CC        ?= cc
 CFLAGS    ?= -O2 -g
 WARNINGS  := -std=c99 -Wall -Wextra -Werror -pedantic
 SOURCES   := $(wildcard src/*.c src/*.h)
+# OPENSSL=0 builds without libssl/libcrypto: ca_fingerprint is then refused.
+OPENSSL   ?= 1
+ifeq ($(OPENSSL),0)
+TLS_LIBS  :=
+DEFINES   := -DESC_NO_OPENSSL
+else
+TLS_LIBS  := -lssl -lcrypto
+DEFINES   :=
+endif
 
 incdir = $(if $(filter jit,$(1)),/usr/include/luajit-2.1,/usr/include/lua$(1))
 
@@ -21,14 +30,14 @@ build: $(foreach v,$(LUAS),build/$(v)/esconnector/core.so)
 build/%/esconnector/core.so: $(SOURCES)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARNINGS) $(CFLAGS) -fPIC -fvisibility=hidden -shared \
-	  -I$(call incdir,$*) -o $@ src/core.c -lcurl -lz -lssl -lcrypto
+	  -I$(call incdir,$*) $(DEFINES) -o $@ src/core.c -lcurl -lz $(TLS_LIBS)
 
 # Sanitizer build, for 5.4 only (the sanitizers see the same C on every Lua).
 build/asan/esconnector/core.so: $(SOURCES)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARNINGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	  -fno-sanitize-recover=undefined -fPIC -shared -I/usr/include/lua5.4 \
-	  -o $@ src/core.c -lcurl -lz -lssl -lcrypto
+	  $(DEFINES) -o $@ src/core.c -lcurl -lz $(TLS_LIBS)
 
 build/nodlclose.so: scripts/nodlclose.c
 	@mkdir -p build
@@ -64,7 +73,7 @@ FUZZ_SECONDS ?= 30
 build/fuzz_core: fuzz/fuzz_core.c $(SOURCES)
 	@mkdir -p build
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	  -I/usr/include/lua5.4 -o $@ $< -llua5.4 -lcurl -lz -lssl -lcrypto
+	  -I/usr/include/lua5.4 $(DEFINES) -o $@ $< -llua5.4 -lcurl -lz $(TLS_LIBS)
 
 fuzz: deps build/fuzz_core
 	@mkdir -p build/fuzz-corpus

@@ -25,7 +25,7 @@ describe("esconnector.new", function()
     local client = esconnector.new{ hosts = "http://127.0.0.1:1", max_retries = 0 }
     local ok, msg = pcall(client.info, client, nil, { deadline_ms = 0 })
     assert.is_false(ok)
-    assert.matches("deadline_ms' must be above 0", msg, 1, true)
+    assert.matches("deadline_ms' must be at least 1", msg, 1, true)
     client:close()
   end)
 

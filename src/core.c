@@ -10,6 +10,7 @@
 #include "request.c"
 #include "rules.c"
 #include "interpret.c"
+#include "headers.c"
 #include "curl_transport.c"
 #include "clock.c"
 #include "gzip.c"
@@ -152,12 +153,19 @@ ESC_EXPORT int luaopen_esconnector_core(lua_State *L)
     { "now_ms", esc_l_now_ms },
     { "sleep_ms", esc_l_sleep_ms },
     { "gzip", esc_l_gzip },
+    { "parse_headers", esc_l_parse_headers },
     { NULL, NULL }
   };
+  /* reference-counted by libcurl: once per process in effect */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return luaL_error(L, "esconnector: curl_global_init failed");
   esc_register_curl(L);
   lua_newtable(L);
   esc_setfuncs(L, functions, 0);
   lua_pushliteral(L, ESC_VERSION);
   lua_setfield(L, -2, "version");
+  /* can this build check ca_fingerprint (OpenSSL in the core and libcurl)? */
+  lua_pushboolean(L, esc_pin_supported());
+  lua_setfield(L, -2, "has_ca_fingerprint");
   return 1;
 }

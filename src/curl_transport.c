@@ -1,6 +1,14 @@
 /* The blocking libcurl transport: one easy handle per client, reused so that
- * connections stay alive.  Every buffer it allocates hangs off the userdata,
- * so a Lua error at any point leaks nothing: __gc frees it all. */
+ * connections stay alive.
+ *
+ * Per-client settings (TLS, pin, size cap, protocols, default timeouts) are
+ * read once by core.curl_new(settings) into a struct esc_settings that the
+ * handle owns; esc_easy_configure applies them to any easy handle (a multi
+ * driver can configure several from the same settings).  handle:perform()
+ * takes only what belongs to one request.  Every buffer hangs off the
+ * userdata, so a Lua error at any point leaks nothing: __gc frees it all. */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
@@ -9,23 +17,54 @@
 
 #define ESC_CURL_MT "esconnector.curl"
 
+#define ESC_DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define ESC_DEFAULT_TIMEOUT_MS 30000
+/* libcurl keeps timeouts as milliseconds in a long; INT_MAX (24.8 days) is
+ * the largest value every platform's long holds. */
+#define ESC_MAX_TIMEOUT_MS 2147483647.0
+/* Sizes are exact up to 2^53 on every Lua. */
+#define ESC_MAX_SIZE 9007199254740991.0
+/* A response head larger than this is refused (libcurl's own limit is per
+ * line). */
+#define ESC_MAX_HEAD_BYTES (1024u * 1024u)
+
 struct esc_buf {
   char *data;
   size_t len, cap;
 };
 
-struct esc_curl {
-  CURL *easy;
+/* What a client fixes once: owned copies, freed with the handle. */
+struct esc_settings {
+  char *ca_file, *ca_path, *client_cert, *client_key, *protocols;
+  long connect_timeout_ms, timeout_ms; /* defaults for perform */
+  size_t max_body;                     /* 0: no cap */
+  int verify_peer, verify_host, decompress;
+  int pinned;
+  unsigned char pin_digest[32];
+};
+
+/* One easy handle's per-request state. */
+struct esc_transfer {
   struct curl_slist *headers;
   struct esc_buf body, head;
-  size_t max_body; /* 0: no cap */
-  int too_large, out_of_memory;
+  size_t max_body;
+  int head_status; /* status of the response whose head is being read */
+  int head_done;   /* the final response's head is complete */
+  int too_large, head_too_large, out_of_memory;
   struct esc_pin pin;
   char errbuf[CURL_ERROR_SIZE];
 };
 
+struct esc_curl {
+  CURL *easy;
+  struct esc_settings settings;
+  struct esc_transfer xfer;
+};
+
 static int esc_buf_add(struct esc_buf *b, const char *data, size_t len)
 {
+  if (len > SIZE_MAX / 2 - b->len)
+    return 0;
   if (b->len + len + 1 > b->cap) {
     size_t cap = b->cap ? b->cap : 1024;
     char *p;
@@ -52,30 +91,274 @@ static void esc_buf_free(struct esc_buf *b)
 
 static size_t esc_on_body(char *data, size_t size, size_t n, void *ud)
 {
-  struct esc_curl *c = ud;
+  struct esc_transfer *t = ud;
   size_t len = size * n;
-  if (c->max_body && c->body.len + len > c->max_body) {
-    c->too_large = 1;
+  if (t->max_body && (len > t->max_body || t->body.len > t->max_body - len)) {
+    t->too_large = 1;
     return 0; /* makes curl stop with CURLE_WRITE_ERROR */
   }
-  if (!esc_buf_add(&c->body, data, len)) {
-    c->out_of_memory = 1;
+  if (!esc_buf_add(&t->body, data, len)) {
+    t->out_of_memory = 1;
     return 0;
   }
   return len;
 }
 
+/* Keeps the head of the final response only: an interim 1xx head is
+ * replaced by the next one, and lines after the final head's blank line
+ * (chunked trailers) are not kept, so a trailer never passes for a header. */
 static size_t esc_on_header(char *data, size_t size, size_t n, void *ud)
 {
-  struct esc_curl *c = ud;
+  struct esc_transfer *t = ud;
   size_t len = size * n;
-  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
-    c->head.len = 0; /* a new response (after 100-continue): start over */
-  if (!esc_buf_add(&c->head, data, len)) {
-    c->out_of_memory = 1;
+  if (t->head_done)
+    return len;
+  if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+    const char *sp = memchr(data, ' ', len);
+    t->head.len = 0;
+    t->head_status = 0;
+    if (sp && (size_t)(sp - data) + 4 <= len && sp[1] >= '0' && sp[1] <= '9' &&
+        sp[2] >= '0' && sp[2] <= '9' && sp[3] >= '0' && sp[3] <= '9')
+      t->head_status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+  }
+  if (t->head.len + len > ESC_MAX_HEAD_BYTES) {
+    t->head_too_large = 1;
     return 0;
   }
+  if (!esc_buf_add(&t->head, data, len)) {
+    t->out_of_memory = 1;
+    return 0;
+  }
+  if ((len == 2 && data[0] == '\r' && data[1] == '\n') || (len == 1 && data[0] == '\n'))
+    t->head_done = t->head_status < 100 || t->head_status >= 200 || t->head_status == 101;
   return len;
+}
+
+static void esc_transfer_reset(struct esc_transfer *t)
+{
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
+  t->body.len = t->head.len = 0;
+  t->head_status = t->head_done = 0;
+  t->too_large = t->head_too_large = t->out_of_memory = 0;
+  t->pin.mismatch = t->pin.failed = 0;
+  t->errbuf[0] = '\0';
+}
+
+static void esc_transfer_free(struct esc_transfer *t)
+{
+  esc_transfer_reset(t);
+  esc_buf_free(&t->body);
+  esc_buf_free(&t->head);
+}
+
+static void esc_settings_free(struct esc_settings *s)
+{
+  free(s->ca_file);
+  free(s->ca_path);
+  free(s->client_cert);
+  free(s->client_key);
+  free(s->protocols);
+  s->ca_file = s->ca_path = s->client_cert = s->client_key = s->protocols = NULL;
+}
+
+/* A failed setopt stops configuration; what names the option for the
+ * message. */
+#define ESC_SETOPT(h, opt, value, what)                                      \
+  do {                                                                     \
+    CURLcode esc_rc_ = curl_easy_setopt((h), opt, (value));                \
+    if (esc_rc_ != CURLE_OK) {                                             \
+      *(what) = #opt;                                                      \
+      return esc_rc_;                                                      \
+    }                                                                      \
+  } while (0)
+
+/* Applies the client's settings to an easy handle, with t receiving the
+ * response.  Returns CURLE_OK, or the first failing option's code with its
+ * name in *what.  Reusable for every easy handle of a multi. */
+static CURLcode esc_easy_configure(CURL *h, const struct esc_settings *s,
+                                   struct esc_transfer *t, const char **what)
+{
+  ESC_SETOPT(h, CURLOPT_NOSIGNAL, 1L, what);
+  ESC_SETOPT(h, CURLOPT_PATH_AS_IS, 1L, what);
+  ESC_SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L, what);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  ESC_SETOPT(h, CURLOPT_PROTOCOLS_STR, s->protocols, what);
+#else
+  ESC_SETOPT(h, CURLOPT_PROTOCOLS,
+             strcmp(s->protocols, "https") == 0 ? (long)CURLPROTO_HTTPS
+             : strcmp(s->protocols, "http") == 0 ? (long)CURLPROTO_HTTP
+             : (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS), what);
+#endif
+  /* a proxy's CONNECT answer is not the server's head */
+  ESC_SETOPT(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L, what);
+  ESC_SETOPT(h, CURLOPT_ERRORBUFFER, t->errbuf, what);
+  ESC_SETOPT(h, CURLOPT_WRITEFUNCTION, esc_on_body, what);
+  ESC_SETOPT(h, CURLOPT_WRITEDATA, t, what);
+  ESC_SETOPT(h, CURLOPT_HEADERFUNCTION, esc_on_header, what);
+  ESC_SETOPT(h, CURLOPT_HEADERDATA, t, what);
+  ESC_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, s->connect_timeout_ms, what);
+  ESC_SETOPT(h, CURLOPT_TIMEOUT_MS, s->timeout_ms, what);
+  ESC_SETOPT(h, CURLOPT_SSL_VERIFYPEER, s->verify_peer || s->pinned ? 1L : 0L, what);
+  ESC_SETOPT(h, CURLOPT_SSL_VERIFYHOST, s->verify_host ? 2L : 0L, what);
+  if (s->ca_file)
+    ESC_SETOPT(h, CURLOPT_CAINFO, s->ca_file, what);
+  if (s->ca_path)
+    ESC_SETOPT(h, CURLOPT_CAPATH, s->ca_path, what);
+  if (s->client_cert)
+    ESC_SETOPT(h, CURLOPT_SSLCERT, s->client_cert, what);
+  if (s->client_key)
+    ESC_SETOPT(h, CURLOPT_SSLKEY, s->client_key, what);
+  t->pin.active = s->pinned;
+  if (s->pinned) {
+    memcpy(t->pin.digest, s->pin_digest, sizeof t->pin.digest);
+    ESC_SETOPT(h, CURLOPT_SSL_CTX_FUNCTION, esc_pin_ssl_ctx, what);
+    ESC_SETOPT(h, CURLOPT_SSL_CTX_DATA, &t->pin, what);
+    /* a resumed session would skip the verify callback, so the pin */
+    ESC_SETOPT(h, CURLOPT_SSL_SESSIONID_CACHE, 0L, what);
+  }
+  if (s->decompress)
+    ESC_SETOPT(h, CURLOPT_ACCEPT_ENCODING, "", what); /* all built in */
+  t->max_body = s->max_body;
+  if (s->max_body)
+    ESC_SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_body, what);
+  return CURLE_OK;
+}
+
+/* Clamps a number to [lo, hi]; NaN raises (the Lua side refuses it
+ * first: this only keeps a cast from being undefined). */
+static lua_Number esc_clamp(lua_State *L, lua_Number v, lua_Number lo,
+                            lua_Number hi, const char *name)
+{
+  if (v != v)
+    luaL_error(L, "esconnector: %s must be a number, got NaN", name);
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+static long esc_field_ms(lua_State *L, int idx, const char *name, long def)
+{
+  long v = def;
+  lua_getfield(L, idx, name);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "esconnector: %s must be a number", name);
+    v = (long)esc_clamp(L, lua_tonumber(L, -1), 1, ESC_MAX_TIMEOUT_MS, name);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static int esc_field_bool(lua_State *L, int idx, const char *name, int def)
+{
+  int v = def;
+  lua_getfield(L, idx, name);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      luaL_error(L, "esconnector: %s must be a boolean", name);
+    v = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* A string field with no NUL in it (a NUL would cut a file name short),
+ * copied; NULL when absent.  Raises on malloc failure. */
+static char *esc_field_strdup(lua_State *L, int idx, const char *name)
+{
+  char *copy = NULL;
+  size_t len;
+  const char *s;
+  lua_getfield(L, idx, name);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "esconnector: %s must be a string", name);
+    s = lua_tolstring(L, -1, &len);
+    if (strlen(s) != len)
+      luaL_error(L, "esconnector: %s contains a NUL byte", name);
+    copy = malloc(len + 1);
+    if (!copy)
+      luaL_error(L, "esconnector: out of memory");
+    memcpy(copy, s, len + 1);
+  }
+  lua_pop(L, 1);
+  return copy;
+}
+
+/* Raises for a key of the table at idx that is not in known. */
+static void esc_check_fields(lua_State *L, int idx, const char *const *known,
+                             const char *what)
+{
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *const *k;
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "esconnector: %s field names must be strings", what);
+    for (k = known; *k && strcmp(*k, lua_tostring(L, -1)) != 0; k++)
+      ;
+    if (!*k)
+      luaL_error(L, "esconnector: unknown %s field '%s'", what, lua_tostring(L, -1));
+  }
+}
+
+/* Reads the settings table at idx into s (owned by a userdata already, so
+ * a raise leaks nothing). */
+static void esc_settings_read(lua_State *L, int idx, struct esc_settings *s)
+{
+  static const char *const known[] = {
+    "connect_timeout_ms", "timeout_ms", "verify_peer", "verify_host", "ca_file",
+    "ca_path", "client_cert", "client_key", "ca_fingerprint",
+    "max_response_bytes", "decompress", "protocols", NULL
+  };
+  s->connect_timeout_ms = ESC_DEFAULT_CONNECT_TIMEOUT_MS;
+  s->timeout_ms = ESC_DEFAULT_TIMEOUT_MS;
+  s->verify_peer = s->verify_host = s->decompress = 1;
+  if (!lua_isnoneornil(L, idx)) {
+    luaL_checktype(L, idx, LUA_TTABLE);
+    esc_check_fields(L, idx, known, "curl_new settings");
+    s->connect_timeout_ms = esc_field_ms(L, idx, "connect_timeout_ms", s->connect_timeout_ms);
+    s->timeout_ms = esc_field_ms(L, idx, "timeout_ms", s->timeout_ms);
+    s->verify_peer = esc_field_bool(L, idx, "verify_peer", 1);
+    s->verify_host = esc_field_bool(L, idx, "verify_host", 1);
+    s->decompress = esc_field_bool(L, idx, "decompress", 1);
+    s->ca_file = esc_field_strdup(L, idx, "ca_file");
+    s->ca_path = esc_field_strdup(L, idx, "ca_path");
+    s->client_cert = esc_field_strdup(L, idx, "client_cert");
+    s->client_key = esc_field_strdup(L, idx, "client_key");
+    s->protocols = esc_field_strdup(L, idx, "protocols");
+    lua_getfield(L, idx, "max_response_bytes");
+    if (!lua_isnil(L, -1)) {
+      if (lua_type(L, -1) != LUA_TNUMBER)
+        luaL_error(L, "esconnector: max_response_bytes must be a number");
+      s->max_body = (size_t)esc_clamp(L, lua_tonumber(L, -1), 1, ESC_MAX_SIZE,
+                                      "max_response_bytes");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "ca_fingerprint");
+    if (!lua_isnil(L, -1)) {
+      size_t len;
+      const char *fp;
+      if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "esconnector: ca_fingerprint must be a string");
+      if (!esc_pin_supported())
+        luaL_error(L, "esconnector: " ESC_PIN_UNSUPPORTED);
+      fp = lua_tolstring(L, -1, &len);
+      if (!esc_pin_parse(s->pin_digest, fp, len))
+        luaL_error(L, "esconnector: ca_fingerprint must be a SHA-256 fingerprint "
+                      "(64 hex digits)");
+      s->pinned = 1;
+    }
+    lua_pop(L, 1);
+  }
+  if (!s->protocols) {
+    s->protocols = malloc(sizeof "http,https");
+    if (!s->protocols)
+      luaL_error(L, "esconnector: out of memory");
+    memcpy(s->protocols, "http,https", sizeof "http,https");
+  }
+  if (strcmp(s->protocols, "http") != 0 && strcmp(s->protocols, "https") != 0 &&
+      strcmp(s->protocols, "http,https") != 0 && strcmp(s->protocols, "https,http") != 0)
+    luaL_error(L, "esconnector: protocols must be \"http\", \"https\" or \"http,https\"");
 }
 
 static struct esc_curl *esc_check_curl(lua_State *L)
@@ -91,10 +374,8 @@ static void esc_curl_release(struct esc_curl *c)
   if (c->easy)
     curl_easy_cleanup(c->easy);
   c->easy = NULL;
-  curl_slist_free_all(c->headers);
-  c->headers = NULL;
-  esc_buf_free(&c->body);
-  esc_buf_free(&c->head);
+  esc_transfer_free(&c->xfer);
+  esc_settings_free(&c->settings);
 }
 
 /* __gc and handle:close() */
@@ -109,37 +390,6 @@ static int esc_curl_tostring(lua_State *L)
   struct esc_curl *c = luaL_checkudata(L, 1, ESC_CURL_MT);
   lua_pushfstring(L, "esconnector.curl (%s)", c->easy ? "open" : "closed");
   return 1;
-}
-
-/* Reads an optional integer field of the request table at index 2. */
-static long esc_opt_long(lua_State *L, const char *name, long def)
-{
-  long v = def;
-  lua_getfield(L, 2, name);
-  if (!lua_isnil(L, -1))
-    v = (long)luaL_checknumber(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
-static const char *esc_opt_string(lua_State *L, const char *name)
-{
-  const char *v = NULL;
-  lua_getfield(L, 2, name);
-  if (!lua_isnil(L, -1))
-    v = luaL_checkstring(L, -1);
-  lua_pop(L, 1); /* the request table keeps the string alive */
-  return v;
-}
-
-static int esc_opt_bool(lua_State *L, const char *name, int def)
-{
-  int v = def;
-  lua_getfield(L, 2, name);
-  if (!lua_isnil(L, -1))
-    v = lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return v;
 }
 
 static const char *esc_error_kind(CURLcode code)
@@ -167,193 +417,275 @@ static const char *esc_error_kind(CURLcode code)
   }
 }
 
-/* Lower-cases header names and collects "name: value" lines into a table;
- * a repeated header (WWW-Authenticate) is joined with ", " as HTTP allows. */
-static void esc_push_headers(lua_State *L, const struct esc_buf *head)
+/* Every failure of perform: nil, kind, message, curl code (or nil). */
+static int esc_perform_fail(lua_State *L, const char *kind, const char *message,
+                            CURLcode code)
 {
-  const char *p = head->data, *end = head->data + head->len;
-  lua_newtable(L);
-  if (!p)
-    return;
-  while (p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    const char *line_end = eol ? eol : end, *colon, *v;
-    if (line_end > p && line_end[-1] == '\r')
-      line_end--;
-    colon = memchr(p, ':', (size_t)(line_end - p));
-    if (colon && colon > p) {
-      luaL_Buffer b;
-      const char *k;
-      luaL_buffinit(L, &b);
-      for (k = p; k < colon; k++)
-        luaL_addchar(&b, (*k >= 'A' && *k <= 'Z') ? (char)(*k + 32) : *k);
-      luaL_pushresult(&b);
-      for (v = colon + 1; v < line_end && (*v == ' ' || *v == '\t'); v++)
-        ;
-      lua_pushvalue(L, -1);
-      lua_rawget(L, -3);
-      if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushlstring(L, v, (size_t)(line_end - v));
-      } else {
-        lua_pushliteral(L, ", ");
-        lua_pushlstring(L, v, (size_t)(line_end - v));
-        lua_concat(L, 3);
-      }
-      lua_rawset(L, -3);
-    }
-    p = eol ? eol + 1 : end;
+  lua_pushnil(L);
+  lua_pushstring(L, kind);
+  lua_pushstring(L, message);
+  if (code != CURLE_OK)
+    lua_pushinteger(L, (lua_Integer)code);
+  else
+    lua_pushnil(L);
+  return 4;
+}
+
+static int esc_perform_setopt_fail(lua_State *L, const char *what, CURLcode rc)
+{
+  lua_pushfstring(L, "libcurl refused %s: %s", what, curl_easy_strerror(rc));
+  return esc_perform_fail(L, "connection", lua_tostring(L, -1), rc);
+}
+
+/* Is s a header line the wire may carry: "token: value" with no CR, LF or
+ * NUL anywhere? */
+static int esc_header_line_ok(const char *s, size_t len)
+{
+  size_t i = 0;
+  while (i < len && esc_is_tchar((unsigned char)s[i]))
+    i++;
+  if (i == 0 || i == len || s[i] != ':')
+    return 0;
+  for (; i < len; i++)
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+      return 0;
+  return 1;
+}
+
+/* Pushes a validation message naming the header by its name only (the
+ * value may be a credential). */
+static void esc_push_bad_header(lua_State *L, const char *s, size_t len, size_t n)
+{
+  size_t i = 0;
+  while (i < len && i < 64 && esc_is_tchar((unsigned char)s[i]))
+    i++;
+  if (i > 0 && i < len && s[i] == ':') {
+    lua_pushlstring(L, s, i);
+    lua_pushfstring(L, "request header '%s' contains CR, LF or NUL, which could "
+                       "smuggle extra headers: refused", lua_tostring(L, -1));
+    lua_remove(L, -2);
+  } else {
+    lua_pushfstring(L, "request header %d is not a 'Name: value' line "
+                       "(or contains CR, LF or NUL): refused", (int)n);
   }
 }
 
-/* handle:perform(request) -> { status, headers, body } | nil, kind, message
+static int esc_token_ok(const char *s, size_t len)
+{
+  size_t i;
+  for (i = 0; i < len; i++)
+    if (!esc_is_tchar((unsigned char)s[i]))
+      return 0;
+  return len > 0;
+}
+
+/* A URL libcurl may send as it is: printable ASCII, no space. */
+static int esc_url_ok(const char *s, size_t len)
+{
+  size_t i;
+  for (i = 0; i < len; i++)
+    if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+      return 0;
+  return len > 0;
+}
+
+/* Is there a "Content-Type:" line among the headers? */
+static int esc_has_content_type(const struct curl_slist *l)
+{
+  for (; l; l = l->next) {
+    static const char name[] = "content-type:";
+    size_t i;
+    for (i = 0; i < sizeof name - 1 && l->data[i]; i++) {
+      char ch = l->data[i];
+      if ((ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch) != name[i])
+        break;
+    }
+    if (i == sizeof name - 1)
+      return 1;
+  }
+  return 0;
+}
+
+static int esc_append_header(lua_State *L, struct esc_transfer *t, const char *line)
+{
+  struct curl_slist *next = curl_slist_append(t->headers, line);
+  if (!next)
+    return luaL_error(L, "esconnector: out of memory");
+  t->headers = next;
+  return 0;
+}
+
+/* handle:perform(request) -> { status, headers, body }
+ *                          | nil, kind, message, curl code (or nil)
  * request = { method, url, headers = { "Name: value", ... }, body,
- *             connect_timeout_ms, timeout_ms, verify_peer, verify_host,
- *             ca_file, ca_path, client_cert, client_key, max_response_bytes } */
+ *             connect_timeout_ms, timeout_ms, fresh_connect }
+ * Everything else was fixed by curl_new(settings). */
 static int esc_curl_perform(lua_State *L)
 {
+  static const char *const known[] = {
+    "method", "url", "headers", "body", "connect_timeout_ms", "timeout_ms",
+    "fresh_connect", NULL
+  };
   struct esc_curl *c = esc_check_curl(L);
+  struct esc_transfer *t = &c->xfer;
   CURL *h = c->easy;
-  const char *method, *url, *body, *s;
-  size_t body_len = 0, i, n;
+  const char *method, *url, *body = NULL, *what = NULL;
+  size_t method_len, url_len, body_len = 0, i, n;
   long status = 0;
+  int fresh;
   CURLcode rc;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
+  esc_check_fields(L, 2, known, "perform request");
+
+  lua_getfield(L, 2, "method");
+  lua_getfield(L, 2, "url");
+  lua_getfield(L, 2, "body");
+  lua_getfield(L, 2, "headers"); /* 6; the request table anchors them all */
+  if (lua_type(L, 3) != LUA_TSTRING || lua_type(L, 4) != LUA_TSTRING)
+    return luaL_error(L, "esconnector: perform: method and url must be strings");
+  method = lua_tolstring(L, 3, &method_len);
+  url = lua_tolstring(L, 4, &url_len);
+  if (!lua_isnil(L, 5)) {
+    if (lua_type(L, 5) != LUA_TSTRING)
+      return luaL_error(L, "esconnector: perform: body must be a string");
+    body = lua_tolstring(L, 5, &body_len);
+  }
+  if (!lua_isnil(L, 6) && !lua_istable(L, 6))
+    return luaL_error(L, "esconnector: perform: headers must be a list of strings");
+  fresh = esc_field_bool(L, 2, "fresh_connect", 0);
 
   curl_easy_reset(h); /* keeps the connection cache */
-  curl_slist_free_all(c->headers);
-  c->headers = NULL;
-  c->body.len = c->head.len = 0;
-  c->too_large = c->out_of_memory = 0;
-  c->pin.active = c->pin.mismatch = 0;
-  c->errbuf[0] = '\0';
-
-  method = esc_opt_string(L, "method");
-  url = esc_opt_string(L, "url");
-  luaL_argcheck(L, method && url, 2, "method and url are required");
-  lua_getfield(L, 2, "body");
-  body = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &body_len);
-  lua_pop(L, 1);
-
-  lua_getfield(L, 2, "headers");
-  if (lua_istable(L, -1)) {
-    n = esc_rawlen(L, -1);
+  esc_transfer_reset(t);
+  if (!esc_token_ok(method, method_len))
+    return esc_perform_fail(L, "validation", "the request method is not an HTTP token: refused",
+                            CURLE_OK);
+  if (!esc_url_ok(url, url_len))
+    return esc_perform_fail(L, "validation", "the URL contains a space, a control "
+                            "character or a non-ASCII byte: refused", CURLE_OK);
+  if (lua_istable(L, 6)) {
+    n = esc_rawlen(L, 6);
+    if (n > INT_MAX)
+      return luaL_error(L, "esconnector: perform: too many headers");
     for (i = 1; i <= n; i++) {
-      struct curl_slist *next;
-      lua_rawgeti(L, -1, (int)i);
-      next = curl_slist_append(c->headers, luaL_checkstring(L, -1));
+      size_t len;
+      const char *line;
+      lua_rawgeti(L, 6, (int)i);
+      if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "esconnector: perform: headers must be a list of strings");
+      line = lua_tolstring(L, -1, &len);
+      if (!esc_header_line_ok(line, len)) {
+        esc_push_bad_header(L, line, len, i);
+        return esc_perform_fail(L, "validation", lua_tostring(L, -1), CURLE_OK);
+      }
+      esc_append_header(L, t, line);
       lua_pop(L, 1);
-      if (!next)
-        return luaL_error(L, "esconnector: out of memory");
-      c->headers = next;
     }
   }
-  lua_pop(L, 1);
+  esc_append_header(L, t, "Expect:"); /* no 100-continue round trip */
+
+  rc = esc_easy_configure(h, &c->settings, t, &what);
+  if (rc != CURLE_OK)
+    return esc_perform_setopt_fail(L, what, rc);
   {
-    /* No "Expect: 100-continue" round trip for bodies. */
-    struct curl_slist *next = curl_slist_append(c->headers, "Expect:");
-    if (!next)
-      return luaL_error(L, "esconnector: out of memory");
-    c->headers = next;
+    rc = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                          esc_field_ms(L, 2, "connect_timeout_ms", c->settings.connect_timeout_ms));
+    what = "CURLOPT_CONNECTTIMEOUT_MS";
   }
-
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, esc_on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, esc_on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   esc_opt_long(L, "connect_timeout_ms", 10000));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, esc_opt_long(L, "timeout_ms", 30000));
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
-                   esc_opt_bool(L, "verify_peer", 1) ? 1L : 0L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
-                   esc_opt_bool(L, "verify_host", 1) ? 2L : 0L);
-  if ((s = esc_opt_string(L, "ca_file")) != NULL)
-    curl_easy_setopt(h, CURLOPT_CAINFO, s);
-  if ((s = esc_opt_string(L, "ca_path")) != NULL)
-    curl_easy_setopt(h, CURLOPT_CAPATH, s);
-  if ((s = esc_opt_string(L, "client_cert")) != NULL)
-    curl_easy_setopt(h, CURLOPT_SSLCERT, s);
-  if ((s = esc_opt_string(L, "client_key")) != NULL)
-    curl_easy_setopt(h, CURLOPT_SSLKEY, s);
-  if ((s = esc_opt_string(L, "ca_fingerprint")) != NULL) {
-    if (!esc_pin_supported() || !esc_pin_parse(&c->pin, s)) {
-      lua_pushnil(L);
-      lua_pushliteral(L, "tls");
-      lua_pushstring(L, esc_pin_supported()
-                        ? "ca_fingerprint must be 64 hex digits"
-                        : "ca_fingerprint needs libcurl built with OpenSSL");
-      return 3;
-    }
-    c->pin.active = 1;
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, esc_pin_ssl_ctx);
-    curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, &c->pin);
+  if (rc == CURLE_OK) {
+    rc = curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                          esc_field_ms(L, 2, "timeout_ms", c->settings.timeout_ms));
+    what = "CURLOPT_TIMEOUT_MS";
   }
-  if (esc_opt_bool(L, "decompress", 1))
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* all built in */
-  c->max_body = (size_t)esc_opt_long(L, "max_response_bytes", 0);
-
-  if (strcmp(method, "GET") == 0 && !body) {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  } else if (strcmp(method, "HEAD") == 0) {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  } else {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
-      /* the request table keeps body alive through perform */
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+  if (rc == CURLE_OK) {
+    rc = curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+    what = "CURLOPT_FRESH_CONNECT";
+  }
+  if (rc == CURLE_OK) {
+    rc = curl_easy_setopt(h, CURLOPT_URL, url);
+    what = "CURLOPT_URL";
+  }
+  if (rc == CURLE_OK && strcmp(method, "GET") == 0 && !body) {
+    rc = curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    what = "CURLOPT_HTTPGET";
+  } else if (rc == CURLE_OK && strcmp(method, "HEAD") == 0) {
+    rc = curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    what = "CURLOPT_NOBODY";
+  } else if (rc == CURLE_OK) {
+    rc = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    what = "CURLOPT_CUSTOMREQUEST";
+    if (rc == CURLE_OK &&
+        (body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0)) {
+      /* libcurl would label a body it posts form-urlencoded */
+      if (!esc_has_content_type(t->headers))
+        esc_append_header(L, t, "Content-Type:");
+      rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+      what = "CURLOPT_POSTFIELDSIZE_LARGE";
+      if (rc == CURLE_OK) {
+        /* the request table keeps body alive through perform */
+        rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+        what = "CURLOPT_POSTFIELDS";
+      }
     }
   }
+  if (rc == CURLE_OK) {
+    rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, t->headers);
+    what = "CURLOPT_HTTPHEADER";
+  }
+  if (rc != CURLE_OK)
+    return esc_perform_setopt_fail(L, what, rc);
 
   rc = curl_easy_perform(h);
   if (rc != CURLE_OK) {
-    lua_pushnil(L);
-    if (c->pin.active && c->pin.mismatch) {
-      lua_pushliteral(L, "tls");
-      lua_pushliteral(L, "no certificate the server presented matches ca_fingerprint");
-    } else if (c->too_large) {
-      lua_pushliteral(L, "decode");
-      lua_pushfstring(L, "the response body is larger than max_response_bytes "
-                      "(%d bytes)", (int)c->max_body);
-    } else if (c->out_of_memory) {
-      lua_pushliteral(L, "connection");
-      lua_pushliteral(L, "out of memory while reading the response");
-    } else {
-      lua_pushstring(L, esc_error_kind(rc));
-      lua_pushstring(L, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+    char size[64];
+    if (t->pin.active && t->pin.mismatch)
+      return esc_perform_fail(L, "tls", "no certificate the server presented matches "
+                              "ca_fingerprint", rc);
+    if (t->pin.active && t->pin.failed) {
+      lua_pushfstring(L, "the server's certificate chain does not lead to the "
+                      "ca_fingerprint certificate (%s)", esc_pin_error_string(t->pin.failed));
+      return esc_perform_fail(L, "tls", lua_tostring(L, -1), rc);
     }
-    lua_pushinteger(L, (lua_Integer)rc);
-    return 4;
+    if (t->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+      snprintf(size, sizeof size, "%llu", (unsigned long long)t->max_body);
+      lua_pushfstring(L, "the response body is larger than max_response_bytes "
+                      "(%s bytes)", size);
+      return esc_perform_fail(L, "decode", lua_tostring(L, -1), rc);
+    }
+    if (t->head_too_large)
+      return esc_perform_fail(L, "decode", "the response headers are larger than 1 MiB", rc);
+    if (t->out_of_memory)
+      return esc_perform_fail(L, "connection", "out of memory while reading the response", rc);
+    return esc_perform_fail(L, esc_error_kind(rc),
+                            t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc), rc);
   }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  if (rc != CURLE_OK)
+    return esc_perform_setopt_fail(L, "CURLINFO_RESPONSE_CODE", rc);
   lua_createtable(L, 0, 3);
   lua_pushinteger(L, (lua_Integer)status);
   lua_setfield(L, -2, "status");
-  esc_push_headers(L, &c->head);
+  esc_parse_head(L, t->head.data, t->head.len);
   lua_setfield(L, -2, "headers");
-  lua_pushlstring(L, c->body.data ? c->body.data : "", c->body.len);
+  lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
   lua_setfield(L, -2, "body");
   return 1;
 }
 
-/* core.curl_new() -> handle */
+/* core.curl_new([settings]) -> handle
+ * settings = { connect_timeout_ms, timeout_ms (defaults for perform),
+ *              verify_peer, verify_host, ca_file, ca_path, client_cert,
+ *              client_key, ca_fingerprint, max_response_bytes, decompress,
+ *              protocols = "http,https" } */
 static int esc_l_curl_new(lua_State *L)
 {
-  struct esc_curl *c = lua_newuserdata(L, sizeof *c);
+  struct esc_curl *c;
+  lua_settop(L, 1);
+  c = lua_newuserdata(L, sizeof *c);
   memset(c, 0, sizeof *c);
   luaL_getmetatable(L, ESC_CURL_MT);
   lua_setmetatable(L, -2);
+  esc_settings_read(L, 1, &c->settings);
   c->easy = curl_easy_init();
   if (!c->easy)
     return luaL_error(L, "esconnector: curl_easy_init failed");

@@ -101,11 +101,14 @@ local function type_matches(value, spec)
   return false
 end
 
--- Numbers that must be above zero (libcurl reads a 0 timeout as "none"),
--- and those that may be zero.
-local POSITIVE = {
-  connect_timeout_ms = true, request_timeout_ms = true, deadline_ms = true, max_response_bytes = true,
-  resurrect_ms = true, max_resurrect_ms = true, sniff_interval_ms = true,
+-- Limits: at least 1 (libcurl reads a 0 timeout or size as "none", and the C
+-- core would truncate 0.5 to that), finite, and within what libcurl keeps (a
+-- long of milliseconds; sizes are exact integers up to 2^53).  The rest may
+-- be 0 but must be finite.
+local MAX_MS, MAX_SIZE = 2147483647, 2 ^ 53 - 1
+local LIMITS = {
+  connect_timeout_ms = MAX_MS, request_timeout_ms = MAX_MS, deadline_ms = MAX_MS, max_response_bytes = MAX_SIZE,
+  resurrect_ms = MAX_MS, max_resurrect_ms = MAX_MS, sniff_interval_ms = MAX_MS,
 }
 local NON_NEGATIVE = { max_retries = true, retry_backoff_ms = true, max_retry_backoff_ms = true }
 
@@ -121,10 +124,14 @@ local function options_problem(options, types, what)
       return ("esconnector: %s '%s' must be a %s, got a %s"):format(
         what, key, spec:gsub("|", " or "), type(value))
     end
-    -- "not (v > 0)" rather than "v <= 0": NaN must be refused too
-    if (POSITIVE[key] and not (value > 0)) or (NON_NEGATIVE[key] and not (value >= 0)) then -- luacheck: ignore 581
-      return ("esconnector: %s '%s' must be %s, got %s"):format(
-        what, key, POSITIVE[key] and "above 0" or "0 or more", tostring(value))
+    -- "not (1 <= v <= max)" rather than "v < 1 or v > max": NaN is refused too
+    local max = LIMITS[key]
+    if max and not (value >= 1 and value <= max) then -- luacheck: ignore 581
+      return ("esconnector: %s '%s' must be at least 1 and at most %d, got %s"):format(
+        what, key, max, tostring(value))
+    end
+    if NON_NEGATIVE[key] and not (value >= 0 and value < math.huge) then -- luacheck: ignore 581
+      return ("esconnector: %s '%s' must be 0 or more (and finite), got %s"):format(what, key, tostring(value))
     end
   end
   if options.compatible_with and options.compatible_with ~= 8 and options.compatible_with ~= 9 then
@@ -143,9 +150,9 @@ local function check_header(name, value)
   if type(name) ~= "string" or type(value) ~= "string" then
     error("esconnector: header names and values must be strings", 4)
   end
-  if name:find("[\r\n:]") or value:find("[\r\n]") then
-    error(("esconnector: header '%s' contains CR, LF or ':'"):format(
-      name:gsub("[\r\n]", "?")), 4)
+  if name:find("[\r\n:]") or value:find("[\r\n]") or (name .. value):find("\0", 1, true) then
+    error(("esconnector: header '%s' contains CR, LF, NUL or ':'"):format(
+      (name:gsub("[%c]", "?"))), 4)
   end
 end
 
@@ -229,10 +236,13 @@ end
 local TRANSPORTS = { auto = true, curl = true, resty = true }
 
 -- "auto" picks resty (cosockets) inside nginx and curl elsewhere, per call.
-local function new_transport(option, allow_blocking)
+-- settings: what the transport fixes for the client's life (TLS, pin, size
+-- cap, default timeouts); a custom transport table keeps its own.
+local function new_transport(option, allow_blocking, settings)
   if type(option) == "table" then return option end -- a custom transport
   if TRANSPORTS[option] then
-    return require("esconnector.transport.auto").new{ transport = option, allow_blocking = allow_blocking }
+    return require("esconnector.transport.auto").new{ transport = option, allow_blocking = allow_blocking,
+      settings = settings }
   end
   error(("esconnector: unknown transport '%s'"):format(option), 3)
 end
@@ -352,6 +362,10 @@ function client.new(options)
     self.retry_status[status] = true
   end
   if self.ca_fingerprint then
+    if not core.has_ca_fingerprint then
+      error("esconnector: ca_fingerprint needs the C core and libcurl built with OpenSSL "
+        .. "(this core cannot check it)", 2)
+    end
     self.ca_fingerprint = self.ca_fingerprint:gsub(":", ""):lower()
     if not self.ca_fingerprint:match("^%x+$") or #self.ca_fingerprint ~= 64 then
       error("esconnector: ca_fingerprint must be a SHA-256 fingerprint (64 hex digits)", 2)
@@ -377,7 +391,12 @@ function client.new(options)
   end
   self.headers = headers
   credentials[self] = authorization(options, url_user, url_password)
-  self.transport = new_transport(options.transport or DEFAULTS.transport, options.allow_blocking)
+  self.transport = new_transport(options.transport or DEFAULTS.transport, options.allow_blocking, {
+    connect_timeout_ms = self.connect_timeout_ms, timeout_ms = self.request_timeout_ms,
+    verify_peer = self.verify_tls or self.ca_fingerprint ~= nil, verify_host = self.verify_tls,
+    ca_file = self.ca_file, ca_path = self.ca_path, client_cert = self.client_cert, client_key = self.client_key,
+    ca_fingerprint = self.ca_fingerprint, max_response_bytes = self.max_response_bytes,
+  })
   build_namespaces(self)
   return self
 end
@@ -528,11 +547,6 @@ function Client:send(api, prepared, headers, body, call_options)
     local response, transport_err = scheduler.send(transport, {
       method = prepared.method, url = url, headers = headers, body = body,
       connect_timeout_ms = connect_timeout, timeout_ms = timeout,
-      verify_peer = self.verify_tls or self.ca_fingerprint ~= nil, verify_host = self.verify_tls,
-      ca_file = self.ca_file, ca_path = self.ca_path,
-      client_cert = self.client_cert, client_key = self.client_key,
-      ca_fingerprint = self.ca_fingerprint,
-      max_response_bytes = self.max_response_bytes,
     })
     local finished = transport:now_ms()
     local record = { node = node.url, duration_ms = finished - now,

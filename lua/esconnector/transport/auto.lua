@@ -2,6 +2,7 @@
 -- can be created in init_by_lua and used from request handlers and timers.
 --
 --   auto.new{ transport = "auto" | "curl" | "resty", allow_blocking = false,
+--             settings = { the client's per-client settings, see curl.lua },
 --             keepalive_timeout_ms =, keepalive_pool_size = }   (resty's options)
 --
 -- "auto" (the default): outside nginx, curl; inside nginx, resty in the
@@ -62,6 +63,7 @@ function auto.new(options)
   return setmetatable({
     mode = mode,
     allow_blocking = options.allow_blocking == true,
+    settings = options.settings or {},
     resty_options = { keepalive_timeout_ms = options.keepalive_timeout_ms,
       keepalive_pool_size = options.keepalive_pool_size },
   }, Auto)
@@ -94,7 +96,9 @@ function Auto:current()
   local name = self:selected()
   if self.closed then error("esconnector: the " .. name .. " transport is closed", 0) end
   if name == "resty" then
-    if not self.resty then self.resty = require("esconnector.transport.resty").new(self.resty_options) end
+    if not self.resty then
+      self.resty = require("esconnector.transport.resty").new(self.settings, self.resty_options)
+    end
     return self.resty
   end
   -- A libcurl handle must not cross a fork: one made in nginx's master
@@ -102,7 +106,7 @@ function Auto:current()
   local ngx = rawget(_G, "ngx")
   local pid = ngx and ngx.worker and ngx.worker.pid and ngx.worker.pid() or 0
   if not self.curl or self.curl_pid ~= pid then
-    self.curl, self.curl_pid = require("esconnector.transport.curl").new(), pid
+    self.curl, self.curl_pid = require("esconnector.transport.curl").new(self.settings), pid
   end
   return self.curl
 end

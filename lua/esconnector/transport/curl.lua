@@ -2,13 +2,16 @@
 -- jobs and the command-line tool; inside nginx use the resty transport.
 --
 -- Contract shared by every transport:
+--   transport.new(settings [, options]) -> transport
 --   transport:send(request) -> response | nil, { kind =, message = }
 --   transport:now_ms() -> monotonic milliseconds
 --   transport:sleep_ms(ms) -> waits (the resty one yields instead)
---   request  = { method, url, headers = { "Name: value" }, body,
---                connect_timeout_ms, timeout_ms, verify_peer, verify_host,
---                ca_file, ca_path, client_cert, client_key, ca_fingerprint,
---                max_response_bytes }
+--   settings = what a client fixes once: { connect_timeout_ms, timeout_ms
+--                (defaults), verify_peer, verify_host, ca_file, ca_path,
+--                client_cert, client_key, ca_fingerprint, max_response_bytes }
+--   request  = only what belongs to one request: { method, url,
+--                headers = { "Name: value" }, body, connect_timeout_ms,
+--                timeout_ms, fresh_connect }
 --   response = { status, headers = { [lower-case name] = value }, body }
 local core = require "esconnector.core"
 
@@ -17,8 +20,8 @@ CurlTransport.__index = CurlTransport
 
 local curl = {}
 
-function curl.new()
-  return setmetatable({ handle = core.curl_new() }, CurlTransport)
+function curl.new(settings)
+  return setmetatable({ handle = core.curl_new(settings) }, CurlTransport)
 end
 
 function CurlTransport:send(request)

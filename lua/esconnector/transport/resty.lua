@@ -46,11 +46,16 @@ end
 local RestyTransport = {}
 RestyTransport.__index = RestyTransport
 
---- options (all optional): keepalive_timeout_ms, keepalive_pool_size (the
--- per-pool connection cap; nginx's lua_socket_pool_size when not given).
-function resty.new(options)
-  options = options or {}
+--- settings: the client's per-client settings (see transport/curl.lua),
+-- fixed for the transport's life.  options (all optional):
+-- keepalive_timeout_ms, keepalive_pool_size (the per-pool connection cap;
+-- nginx's lua_socket_pool_size when not given).
+function resty.new(settings, options)
+  settings, options = settings or {}, options or {}
+  local max = settings.max_response_bytes
   return setmetatable({
+    settings = settings,
+    max_bytes = max and max >= 1 and max or nil,
     keepalive_timeout_ms = options.keepalive_timeout_ms or DEFAULT_KEEPALIVE_MS,
     keepalive_pool_size = options.keepalive_pool_size,
   }, RestyTransport)
@@ -295,6 +300,21 @@ end
 
 local BODY_METHODS = { POST = true, PUT = true, PATCH = true }
 
+-- The first header line that is not "token: value" free of CR, LF and NUL
+-- (any of which could smuggle extra headers onto the wire), or nil.
+local function bad_header(lines)
+  for i, h in ipairs(lines) do
+    if type(h) ~= "string" or not h:find("^[%w!#$%%&'*+%-.^_`|~]+:") or h:find("[\r\n]")
+        or h:find("\0", 1, true) then
+      local name = type(h) == "string" and h:match("^([%w!#$%%&'*+%-.^_`|~]+):")
+      return name and ("request header '%s' contains CR, LF or NUL, which could smuggle extra headers: refused")
+        :format(name) or ("request header %d is not a 'Name: value' line (or contains CR, LF or NUL): refused")
+        :format(i)
+    end
+  end
+  return nil
+end
+
 local function request_text(request, authority, target)
   local body = request.body
   local lines = { request.method .. " " .. target .. " HTTP/1.1" }
@@ -311,38 +331,39 @@ end
 
 -- Settings a pooled connection carries: a connection made with other TLS
 -- settings must never be handed out.
-local function pool_name(scheme, host, port, request)
+local function pool_name(scheme, host, port, settings)
   return table.concat({ "esconnector", scheme, host, tostring(port),
-    "verify=" .. tostring(request.verify_peer ~= false),
-    "ca=" .. (request.ca_file or "") .. "|" .. (request.ca_path or ""),
-    "cert=" .. (request.client_cert or "") .. "|" .. (request.client_key or ""),
-    "pin=" .. (request.ca_fingerprint or "") }, ":")
+    "verify=" .. tostring(settings.verify_peer ~= false),
+    "ca=" .. (settings.ca_file or "") .. "|" .. (settings.ca_path or ""),
+    "cert=" .. (settings.client_cert or "") .. "|" .. (settings.client_key or ""),
+    "pin=" .. (settings.ca_fingerprint or "") }, ":")
 end
 
 -- The TLS options a cosocket cannot honour; nil when there is none.
-local function unsupported_tls(request)
-  if request.ca_file or request.ca_path then
+local function unsupported_tls(settings)
+  if settings.ca_file or settings.ca_path then
     return "ca_file and ca_path cannot be applied per request by nginx cosockets: "
       .. "set lua_ssl_trusted_certificate in nginx.conf to that CA file and leave ca_file/ca_path unset"
   end
-  if request.ca_fingerprint then
+  if settings.ca_fingerprint then
     return "ca_fingerprint cannot be checked by nginx cosockets (they do not expose the server's "
       .. "certificate chain): trust the CA through lua_ssl_trusted_certificate instead"
   end
-  if request.client_key and not request.client_cert then
+  if settings.client_key and not settings.client_cert then
     return "client_key was given without client_cert"
   end
   return nil
 end
 
 -- One attempt on one connection (pooled or new); sets self.reused.
-function Call:attempt(request, url)
+function Call:attempt(request, url, settings)
   local scheme, host, port = url.scheme, url.host, url.port
   local sock = ngx.socket.tcp()
   self.sock, self.received, self.reused = sock, false, false
   local left = self:remaining()
   if not left then return self:timed_out("before connecting to") end
-  local connect_ms = math.min(request.connect_timeout_ms or DEFAULT_CONNECT_TIMEOUT_MS, left)
+  local connect_ms = math.min(request.connect_timeout_ms or settings.connect_timeout_ms
+    or DEFAULT_CONNECT_TIMEOUT_MS, left)
   sock:settimeouts(math.max(1, math.floor(connect_ms)), left, left)
   -- nginx's resolver does not read /etc/hosts
   local address = host == "localhost" and "127.0.0.1" or host
@@ -360,8 +381,8 @@ function Call:attempt(request, url)
 
   -- a pooled https connection has done its handshake already
   if scheme == "https" and not self.reused then
-    if request.client_cert then
-      local pair, cert_err = load_client_cert(request.client_cert, request.client_key or request.client_cert)
+    if settings.client_cert then
+      local pair, cert_err = load_client_cert(settings.client_cert, settings.client_key or settings.client_cert)
       if not pair then return self:fail("tls", cert_err) end
       local set, set_err = sock:setclientcert(pair.cert, pair.key)
       if not set then return self:fail("tls", "cannot use client_cert: " .. tostring(set_err)) end
@@ -369,7 +390,7 @@ function Call:attempt(request, url)
     if not self:arm() then return self:timed_out("during the TLS handshake with") end
     -- false: no session object back, so success is always `true`; the
     -- name is both the SNI and what the certificate must match
-    local done, tls_err = sock:sslhandshake(false, url.server_name, request.verify_peer ~= false)
+    local done, tls_err = sock:sslhandshake(false, url.server_name, settings.verify_peer ~= false)
     if not done then
       if tls_err == "timeout" then return self:timed_out("during the TLS handshake with") end
       tls_err = tostring(tls_err)
@@ -387,7 +408,7 @@ function Call:attempt(request, url)
   if not sent then return self:io_error(send_err, "sending the request to") end
   local response, reusable = self:read_response(request.method)
   if not response then return nil, reusable end
-  if reusable then
+  if reusable and not request.fresh_connect then
     local kept = sock:setkeepalive(self.keepalive_ms, self.pool_size)
     if not kept then sock:close() end
   else
@@ -410,22 +431,33 @@ function RestyTransport:send(request)
     return nil, { kind = "connection", message = "not an http or https URL" }
   end
   local where = host .. ":" .. port
+  local bad = bad_header(request.headers or {})
+  if bad then return nil, { kind = "validation", message = bad } end
+  local method = request.method or ""
+  if not method:find("^[%w!#$%%&'*+%-.^_`|~]+$") or request.url:find("[%c \128-\255]") then
+    return nil, { kind = "validation",
+      message = "the request method or URL contains a byte HTTP cannot carry: refused" }
+  end
+  local settings = self.settings
   if scheme == "https" then
-    local unsupported = unsupported_tls(request)
+    local unsupported = unsupported_tls(settings)
     if unsupported then return nil, { kind = "tls", message = unsupported .. " (" .. where .. ")" } end
   end
-  local timeout_ms = request.timeout_ms or DEFAULT_TIMEOUT_MS
+  local timeout_ms = request.timeout_ms or settings.timeout_ms or DEFAULT_TIMEOUT_MS
   local call = setmetatable({
     where = where, timeout_ms = timeout_ms,
     deadline = RestyTransport.now_ms() + timeout_ms,
-    max_bytes = (request.max_response_bytes or 0) > 0 and request.max_response_bytes or nil,
+    max_bytes = self.max_bytes,
     keepalive_ms = self.keepalive_timeout_ms, pool_size = self.keepalive_pool_size,
   }, Call)
   local url = { scheme = scheme, host = host, port = port, authority = authority, target = target,
-    server_name = host:match("^%[(.*)%]$") or host, pool = pool_name(scheme, host, port, request) }
+    server_name = host:match("^%[(.*)%]$") or host, pool = pool_name(scheme, host, port, settings) }
+  -- fresh_connect: a pool nothing is ever put back into, so the connection
+  -- is new (and is closed after the response)
+  if request.fresh_connect then url.pool = url.pool .. ":fresh" end
   local response, err
   for _ = 0, STALE_RETRIES do
-    response, err = call:attempt(request, url)
+    response, err = call:attempt(request, url, settings)
     if response or not (call.reused and not call.received and err.kind == "connection") then break end
   end
   return response, err

@@ -1,0 +1,118 @@
+-- core.curl_new(settings) / handle:perform(request): per-client settings are
+-- fixed on the handle, perform takes only what belongs to one request.
+-- Over real HTTP: a recording server (spec/support/raw_server.lua) and, for
+-- timeouts, a socket that accepts connections but never answers.
+local core = require "esconnector.core"
+local raw = require "spec.support.raw"
+local socket = require "socket"
+
+describe("curl handle", function()
+  local server
+
+  setup(function()
+    server = raw.start{ responses = { raw.ok('{"n":1}') } }
+  end)
+  teardown(function() if server then server.stop() end end)
+
+  it("refuses unknown settings and settings given to perform", function()
+    local ok, msg = pcall(core.curl_new, { ca_fiel = "x" })
+    assert.is_false(ok)
+    assert.matches("unknown curl_new settings field 'ca_fiel'", msg, 1, true)
+    local handle = core.curl_new{}
+    for _, field in ipairs{ "ca_file", "ca_fingerprint", "verify_peer", "max_response_bytes" } do
+      ok, msg = pcall(handle.perform, handle, { method = "GET", url = server.url .. "/", [field] = "x" })
+      assert.is_false(ok)
+      assert.matches("unknown perform request field '" .. field .. "'", msg, 1, true)
+    end
+    handle:close()
+  end)
+
+  it("refuses malformed settings when the handle is made", function()
+    for _, settings in ipairs{ { ca_fingerprint = "abc" }, { protocols = "ftp" }, { timeout_ms = 0 / 0 },
+                               { ca_file = "a\0b" }, { verify_peer = "yes" } } do
+      assert.is_false(pcall(core.curl_new, settings))
+    end
+  end)
+
+  it("performs a request and keeps the connection alive between requests", function()
+    local handle = core.curl_new{ timeout_ms = 5000 }
+    local before = #server.requests()
+    for _ = 1, 3 do
+      local res = assert(handle:perform{ method = "GET", url = server.url .. "/keep" })
+      assert.are.equal(200, res.status)
+      assert.are.equal('{"n":1}', res.body)
+      assert.are.equal("Elasticsearch", res.headers["x-elastic-product"])
+    end
+    handle:close()
+    local seen = server.requests()
+    assert.are.equal(before + 3, #seen)
+    assert.are.equal(seen[before + 1].connection, seen[before + 3].connection)
+  end)
+
+  it("fresh_connect opens a new connection for that request only", function()
+    local handle = core.curl_new{}
+    local before = #server.requests()
+    assert(handle:perform{ method = "GET", url = server.url .. "/a" })
+    assert(handle:perform{ method = "PUT", url = server.url .. "/b", body = "{}", fresh_connect = true })
+    assert(handle:perform{ method = "GET", url = server.url .. "/c" })
+    handle:close()
+    local seen = server.requests()
+    assert.are.equal(before + 3, #seen)
+    assert.are_not.equal(seen[before + 1].connection, seen[before + 2].connection)
+    -- and the next request reuses a connection (either of the two)
+    local c = seen[before + 3].connection
+    assert.is_true(c == seen[before + 1].connection or c == seen[before + 2].connection)
+    assert.matches("^PUT /b HTTP/1.1\r\n", seen[before + 2].raw)
+  end)
+
+  it("applies the size cap fixed at creation", function()
+    local big = raw.start{ responses = { raw.ok(("x"):rep(5000)) } }
+    local handle = core.curl_new{ max_response_bytes = 1000 }
+    local res, kind, message, code = handle:perform{ method = "GET", url = big.url .. "/" }
+    handle:close()
+    big.stop()
+    assert.is_nil(res)
+    assert.are.equal("decode", kind)
+    assert.matches("larger than max_response_bytes (1000 bytes)", message, 1, true)
+    assert.is_number(code)
+  end)
+
+  it("uses the default timeout from the settings, and a per-call one over it", function()
+    local silent = assert(socket.bind("127.0.0.1", 0)) -- accepts (backlog), never answers
+    local _, port = silent:getsockname()
+    local url = ("http://127.0.0.1:%d/"):format(port)
+    local handle = core.curl_new{ timeout_ms = 300 }
+    local started = core.now_ms()
+    local res, kind = handle:perform{ method = "GET", url = url }
+    local took = core.now_ms() - started
+    assert.is_nil(res)
+    assert.are.equal("timeout", kind)
+    assert.is_true(took >= 250 and took < 3000, "took " .. took)
+    started = core.now_ms()
+    res, kind = handle:perform{ method = "GET", url = url, timeout_ms = 100 }
+    took = core.now_ms() - started
+    assert.is_nil(res)
+    assert.are.equal("timeout", kind)
+    assert.is_true(took < 280, "took " .. took)
+    handle:close()
+    silent:close()
+  end)
+
+  it("returns nil, kind, message, code on every failure", function()
+    local handle = core.curl_new{ connect_timeout_ms = 2000 }
+    local n = select("#", handle:perform{ method = "GET", url = "http://127.0.0.1:1/" })
+    assert.are.equal(4, n)
+    local res, kind, message, code = handle:perform{ method = "GET", url = "http://127.0.0.1:1/" }
+    assert.is_nil(res)
+    assert.are.equal("connection", kind)
+    assert.is_string(message)
+    assert.is_number(code)
+    n = select("#", handle:perform{ method = "GET", url = server.url .. "/", headers = { "X-A: a\r\nX-B: b" } })
+    assert.are.equal(4, n)
+    handle:close()
+  end)
+
+  it("knows whether this build can check ca_fingerprint", function()
+    assert.is_boolean(core.has_ca_fingerprint)
+  end)
+end)
