@@ -115,6 +115,20 @@ function Auto:send(request)
   return self:current():send(request)
 end
 
+-- For the scheduler (see esconnector.scheduler): only the curl transport
+-- starts transfers without waiting; inside nginx light threads run calls.
+function Auto:start(request)
+  local transport = self:current()
+  if not transport.start then
+    return nil, { kind = "connection", message = "this transport cannot start a transfer" }
+  end
+  return transport:start(request)
+end
+
+function Auto:poll(timeout_ms)
+  return self.curl and self.curl:poll(timeout_ms) or {}
+end
+
 function Auto:now_ms()
   return self:current():now_ms()
 end

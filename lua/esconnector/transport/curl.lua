@@ -13,6 +13,10 @@
 --                headers = { "Name: value" }, body, connect_timeout_ms,
 --                timeout_ms, fresh_connect }
 --   response = { status, headers = { [lower-case name] = value }, body }
+-- And, to be driven by esconnector.scheduler (client:batch, concurrently),
+-- over one curl_multi handle per client:
+--   transport:start(request) -> token | nil, err
+--   transport:poll(timeout_ms) -> { { token, response, err }, ... }
 local core = require "esconnector.core"
 
 local CurlTransport = {}
@@ -30,6 +34,18 @@ function CurlTransport:send(request)
     return nil, { kind = kind, message = message }
   end
   return response
+end
+
+function CurlTransport:start(request)
+  local token, kind, message = self.handle:start(request)
+  if not token then
+    return nil, { kind = kind, message = message }
+  end
+  return token
+end
+
+function CurlTransport:poll(timeout_ms)
+  return self.handle:poll(timeout_ms)
 end
 
 function CurlTransport.now_ms()
