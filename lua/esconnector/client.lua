@@ -315,9 +315,13 @@ for _, row in ipairs(core.catalog()) do
 end
 -- The older connector_secret.* names: connector_secret:get == connector:secret_get.
 METHODS.connector_secret = {}
+local API_ALIASES = {} -- "connector_secret.get" -> "connector.secret_get", for client:request
 for method, call in pairs(METHODS.connector) do
   local short = method:match("^secret_(.+)$")
-  if short then METHODS.connector_secret[short] = call end
+  if short then
+    METHODS.connector_secret[short] = call
+    API_ALIASES["connector_secret." .. short] = "connector.secret_" .. short
+  end
 end
 
 local function build_namespaces(self)
@@ -390,7 +394,21 @@ function client.new(options)
     headers[#headers + 1] = name .. ": " .. options.headers[name]
   end
   self.headers = headers
-  credentials[self] = authorization(options, url_user, url_password)
+  -- The whole header lists of a call with no per-call headers, made once:
+  -- for a request without a body and with one.  They hold the credential,
+  -- so they live apart from the client's fields too.
+  local auth = authorization(options, url_user, url_password)
+  local plain, with_body = {}, {}
+  for i, h in ipairs(headers) do plain[i], with_body[i] = h, h end
+  with_body[#with_body + 1] = "Content-Type: application/vnd.elasticsearch+json; compatible-with="
+    .. self.compatible_with
+  if auth then
+    plain[#plain + 1] = "Authorization: " .. auth
+    with_body[#with_body + 1] = "Authorization: " .. auth
+  end
+  -- a custom transport might change the list it is given: it gets copies
+  credentials[self] = { auth = auth, plain = plain, with_body = with_body,
+    shared = type(options.transport) ~= "table" }
   self.transport = new_transport(options.transport or DEFAULTS.transport, options.allow_blocking, {
     connect_timeout_ms = self.connect_timeout_ms, timeout_ms = self.request_timeout_ms,
     verify_peer = self.verify_tls or self.ca_fingerprint ~= nil, verify_host = self.verify_tls,
@@ -450,28 +468,59 @@ end
 
 --- Calls one API: validates params in the C core, sends, interprets.
 -- Returns the decoded response body, or nil and an error object.
+-- Params or call options when there are none (never written to).
+local EMPTY = {}
+
+-- The header lines of one call: the client's lists made in new() as they
+-- are, unless the call adds headers of its own.
+local function call_headers(self, body, call_options)
+  local cred = credentials[self]
+  local compress = body and self.http_compress
+  if cred.shared and not call_options.opaque_id and not call_options.headers and not compress then
+    return body and cred.with_body or cred.plain
+  end
+  local headers = {}
+  for i, h in ipairs(self.headers) do headers[i] = h end
+  if body then headers[#headers + 1] = cred.with_body[#self.headers + 1] end -- Content-Type
+  if call_options.opaque_id then
+    check_header("X-Opaque-Id", call_options.opaque_id)
+    headers[#headers + 1] = "X-Opaque-Id: " .. call_options.opaque_id
+  end
+  if call_options.headers then
+    for _, name in ipairs(sorted_keys(call_options.headers)) do
+      check_header(name, call_options.headers[name])
+      headers[#headers + 1] = name .. ": " .. call_options.headers[name]
+    end
+  end
+  if cred.auth then headers[#headers + 1] = "Authorization: " .. cred.auth end
+  if compress then headers[#headers + 1] = "Content-Encoding: gzip" end
+  return headers
+end
+
+--- Calls one API: validates params in the C core, sends, interprets.
+-- Returns the decoded response body, or nil and an error object.
 function Client:request(api, params, call_options)
-  api = api:gsub("^connector_secret%.", "connector.secret_")
-  if params == nil then params = {} end
+  api = API_ALIASES[api] or api
+  if params == nil then params = EMPTY end
   if type(params) ~= "table" then
     error(("esconnector: %s takes a table of parameters"):format(api), 3)
   end
-  call_options = call_options or {}
-  if type(call_options) ~= "table" then
+  if call_options == nil then
+    call_options = EMPTY
+  elseif type(call_options) ~= "table" then
     error("esconnector: call options must be a table", 3)
+  elseif next(call_options) ~= nil then
+    check_options(call_options, CALL_OPTION_TYPES, "call option")
   end
-  check_options(call_options, CALL_OPTION_TYPES, "call option")
   local validate = self.validate
   if call_options.validate ~= nil then validate = call_options.validate end
 
+  -- prepare: method, path, query and body, validated by the C core
   local prepared, err = core.prepare(api, params, validate)
   if not prepared then
     err.api = api
     return nil, errors.new(err)
   end
-
-  local headers = {}
-  for i, h in ipairs(self.headers) do headers[i] = h end
   local body
   if prepared.body then
     local encode_err
@@ -480,24 +529,20 @@ function Client:request(api, params, call_options)
       return nil, errors.new{ kind = "validation", api = api,
         message = "cannot encode the body as JSON: " .. tostring(encode_err) }
     end
-    headers[#headers + 1] = "Content-Type: application/vnd.elasticsearch+json; compatible-with="
-      .. self.compatible_with
   end
-  if call_options.opaque_id then
-    check_header("X-Opaque-Id", call_options.opaque_id)
-    headers[#headers + 1] = "X-Opaque-Id: " .. call_options.opaque_id
-  end
-  for _, name in ipairs(sorted_keys(call_options.headers or {})) do
-    check_header(name, call_options.headers[name])
-    headers[#headers + 1] = name .. ": " .. call_options.headers[name]
-  end
-  local auth = credentials[self]
-  if auth then headers[#headers + 1] = "Authorization: " .. auth end
-  if body and self.http_compress then
-    body = core.gzip(body)
-    headers[#headers + 1] = "Content-Encoding: gzip"
-  end
+  local headers = call_headers(self, body, call_options)
+  if body and self.http_compress then body = core.gzip(body) end
+  -- transport and interpret, with retries
   return self:send(api, prepared, headers, body, call_options)
+end
+
+-- A failed call's error: the attempts it made, scrubbed of the request's
+-- secrets.
+local function failure(api, prepared, attempts, history, err)
+  err.api, err.attempts, err.history = api, attempts, history
+  local secrets = request_secrets(api, prepared.body)
+  if #secrets > 0 then scrub(err, secrets, {}) end
+  return nil, errors.new(err)
 end
 
 -- The retry loop: picks nodes, sends, interprets, retries what may be
@@ -515,15 +560,9 @@ function Client:send(api, prepared, headers, body, call_options)
   local deadline_ms = call_options.deadline_ms or self.deadline_ms
   local started = transport:now_ms()
   local deadline_at = deadline_ms and started + deadline_ms
-  local path = prepared.path .. (prepared.query and "?" .. prepared.query or "")
-  local secrets = request_secrets(api, prepared.body)
-  local history = {}
+  local path = prepared.query and prepared.path .. "?" .. prepared.query or prepared.path
+  local history = {} -- the failed attempts
   local attempt = 0
-  local function fail(err)
-    err.api, err.attempts, err.history = api, attempt, history
-    if #secrets > 0 then scrub(err, secrets, {}) end
-    return nil, errors.new(err)
-  end
   while true do
     attempt = attempt + 1
     local now = transport:now_ms()
@@ -532,9 +571,9 @@ function Client:send(api, prepared, headers, body, call_options)
     if deadline_at then
       local remaining = math.floor(deadline_at - now)
       if remaining <= 0 then
-        attempt = attempt - 1
-        return fail{ kind = "timeout", message = ("the call's deadline of %d ms passed"):format(deadline_ms),
-          node = history[#history] and history[#history].node }
+        return failure(api, prepared, attempt - 1, history, { kind = "timeout",
+          message = ("the call's deadline of %d ms passed"):format(deadline_ms),
+          node = history[#history] and history[#history].node })
       end
       timeout, connect_timeout = math.min(timeout, remaining), math.min(connect_timeout, remaining)
     end
@@ -549,13 +588,10 @@ function Client:send(api, prepared, headers, body, call_options)
       connect_timeout_ms = connect_timeout, timeout_ms = timeout,
     })
     local finished = transport:now_ms()
-    local record = { node = node.url, duration_ms = finished - now,
-      status = response and response.status, kind = transport_err and transport_err.kind,
-      message = transport_err and transport_err.message }
-    history[#history + 1] = record
     if self.on_response then
-      self.on_response{ api = api, node = node.url, attempt = attempt, status = record.status,
-        kind = record.kind, message = record.message, duration_ms = record.duration_ms }
+      self.on_response{ api = api, node = node.url, attempt = attempt, status = response and response.status,
+        kind = transport_err and transport_err.kind, message = transport_err and transport_err.message,
+        duration_ms = finished - now }
     end
 
     local err, retryable
@@ -579,8 +615,11 @@ function Client:send(api, prepared, headers, body, call_options)
         if retryable then self.pool:mark_dead(node, finished) end
       end
     end
+    history[#history + 1] = { node = node.url, duration_ms = finished - now,
+      status = response and response.status, kind = transport_err and transport_err.kind,
+      message = transport_err and transport_err.message }
     err.node = node.url
-    if not retryable or attempt > max_retries then return fail(err) end
+    if not retryable or attempt > max_retries then return failure(api, prepared, attempt, history, err) end
     local nodes = #self.pool.nodes
     if attempt % nodes == 0 then
       local wait = backoff_ms(self, attempt / nodes)

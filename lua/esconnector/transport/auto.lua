@@ -93,6 +93,11 @@ end
 
 -- The transport object for this call; each is made on first use.
 function Auto:current()
+  -- outside nginx, once the curl transport exists: nothing to decide
+  if self.curl and self.curl_pid == 0 and self.mode ~= "resty" and not self.closed
+      and rawget(_G, "ngx") == nil then
+    return self.curl
+  end
   local name = self:selected()
   if self.closed then error("esconnector: the " .. name .. " transport is closed", 0) end
   if name == "resty" then
