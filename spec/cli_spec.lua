@@ -323,7 +323,8 @@ describe("bin/esconnector #subprocess", function()
       emulator.clear_faults(own)
       local requests = #emulator.requests(own) - before
       assert.is_true(requests >= 20, "only " .. requests .. " requests")
-      assert.is_true(took < requests * 100 / 2, ("took %d ms for %d requests of 100 ms"):format(math.floor(took), requests))
+      assert.is_true(took < requests * 100 / 2,
+        ("took %d ms for %d requests of 100 ms"):format(math.floor(took), requests))
       for i = 1, 6 do
         assert.is_string(assert(admin.connector:get{ connector_id = "conc-" .. i }).api_key_id)
       end
