@@ -37,7 +37,6 @@ local owner = setmetatable({}, { __mode = "k" })
 -- passes on what it polls for the outer one instead of losing it.
 local routes = setmetatable({}, { __mode = "k" })
 
-local unpack = table.unpack or unpack -- luacheck: ignore 143
 
 local function pack(...)
   return { n = select("#", ...), ... }
@@ -71,23 +70,23 @@ end
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
--- A task is { co =, index = }; ready holds { task, values... } to resume.
-function Scheduler:resume(task, ...)
+-- A task is { co =, index = } (plus the values it is resumed with, v1 and
+-- v2, while it sits in ready).  What a resume returned, handled without
+-- packing it into a table but once, when the task ends.
+function Scheduler:after(task, ok, what, a, b, ...)
   local co = task.co
-  owner[co] = self
-  local yielded = pack(coroutine.resume(co, ...))
   if coroutine.status(co) == "dead" then
     owner[co] = nil
     self.active = self.active - 1
-    self.results[task.index] = yielded -- { true, values... } or { false, error }
+    self.results[task.index] = pack(ok, what, a, b, ...) -- { true, values... } or { false, error }
     return
   end
-  local what = yielded[2]
   if what == AWAIT then
-    local transport, request = yielded[3], yielded[4]
+    local transport, request = a, b
     local token, err = transport:start(request)
     if token == nil then
-      self.ready[#self.ready + 1] = { task, nil, err }
+      task.v1, task.v2 = nil, err
+      self.ready[#self.ready + 1] = task
       return
     end
     local by_token = routes[transport]
@@ -95,14 +94,22 @@ function Scheduler:resume(task, ...)
       by_token = {}
       routes[transport] = by_token
     end
-    by_token[token] = { self, task }
-    self.waiting[transport] = (self.waiting[transport] or 0) + 1
+    by_token[token] = task
+    task.scheduler = self
+    local waiting = self.waiting[transport]
+    if not waiting then self.transports = self.transports + 1 end
+    self.waiting[transport] = (waiting or 0) + 1
     self.in_flight = self.in_flight + 1
   elseif what == SLEEP then
-    self.sleepers[#self.sleepers + 1] = { at = core.now_ms() + yielded[3], task = task }
+    self.sleepers[#self.sleepers + 1] = { at = core.now_ms() + a, task = task }
   else -- the function yielded on its own: it goes on at the next round
-    self.ready[#self.ready + 1] = { task }
+    task.v1, task.v2 = nil, nil
+    self.ready[#self.ready + 1] = task
   end
+end
+
+function Scheduler:resume(task, ...)
+  return self:after(task, coroutine.resume(task.co, ...))
 end
 
 -- Moves the sleepers whose time has come to ready; returns the ms until
@@ -112,7 +119,8 @@ function Scheduler:wake(now)
   local sleepers, kept = self.sleepers, {}
   for _, s in ipairs(sleepers) do
     if s.at <= now then
-      self.ready[#self.ready + 1] = { s.task }
+      s.task.v1, s.task.v2 = nil, nil
+      self.ready[#self.ready + 1] = s.task
     else
       kept[#kept + 1] = s
       if not next_at or s.at < next_at then next_at = s.at end
@@ -125,15 +133,22 @@ end
 -- Hands finished transfers to the scheduler that waits for each.
 local function deliver(transport, finished)
   local by_token = routes[transport]
-  for _, f in ipairs(finished) do
-    local route = by_token and by_token[f[1]]
-    if route then
+  for i = 1, #finished do
+    local f = finished[i]
+    local task = by_token and by_token[f[1]]
+    if task then
       by_token[f[1]] = nil
-      local s, task = route[1], route[2]
-      s.waiting[transport] = s.waiting[transport] - 1
-      if s.waiting[transport] == 0 then s.waiting[transport] = nil end
+      local s = task.scheduler
+      local waiting = s.waiting[transport] - 1
+      if waiting == 0 then
+        s.waiting[transport] = nil
+        s.transports = s.transports - 1
+      else
+        s.waiting[transport] = waiting
+      end
       s.in_flight = s.in_flight - 1
-      s.ready[#s.ready + 1] = { task, f[2], f[3] }
+      task.v1, task.v2 = f[2], f[3]
+      s.ready[#s.ready + 1] = task
     end
   end
 end
@@ -146,14 +161,15 @@ function Scheduler:wait(wait_ms)
   end
   -- an idle poll may not outlast a sleeper; 1 s bounds it otherwise
   local timeout = math.max(0, math.min(wait_ms or 1000, 1000))
-  local transports = {}
-  for transport in pairs(self.waiting) do transports[#transports + 1] = transport end
-  if #transports == 1 then
-    deliver(transports[1], transports[1]:poll(timeout))
+  if self.transports == 1 then
+    local transport = next(self.waiting)
+    deliver(transport, transport:poll(timeout))
     return
   end
   -- several transports (several clients): none may block the others long
   local before = #self.ready
+  local transports = {}
+  for transport in pairs(self.waiting) do transports[#transports + 1] = transport end
   for _, transport in ipairs(transports) do deliver(transport, transport:poll(0)) end
   if #self.ready == before then
     deliver(transports[1], transports[1]:poll(math.min(timeout, 1)))
@@ -161,12 +177,14 @@ function Scheduler:wait(wait_ms)
 end
 
 local function run_coroutines(functions, concurrency)
-  local self = setmetatable({ results = {}, ready = {}, sleepers = {}, waiting = {},
+  local self = setmetatable({ results = {}, ready = {}, sleepers = {}, waiting = {}, transports = 0,
     active = 0, in_flight = 0 }, Scheduler)
   local n, next_index = #functions, 1
   while true do
     while self.active < concurrency and next_index <= n do
-      local task = { co = coroutine.create(functions[next_index]), index = next_index }
+      local co = coroutine.create(functions[next_index])
+      owner[co] = self
+      local task = { co = co, index = next_index }
       next_index = next_index + 1
       self.active = self.active + 1
       self:resume(task)
@@ -174,11 +192,14 @@ local function run_coroutines(functions, concurrency)
     if #self.ready > 0 then
       local ready = self.ready
       self.ready = {}
-      for _, r in ipairs(ready) do self:resume(r[1], unpack(r, 2, 3)) end
+      for i = 1, #ready do
+        local task = ready[i]
+        self:resume(task, task.v1, task.v2)
+      end
     elseif self.active == 0 then
       break
     else
-      local wait_ms = self:wake(core.now_ms())
+      local wait_ms = #self.sleepers > 0 and self:wake(core.now_ms()) or nil
       if #self.ready == 0 then self:wait(wait_ms) end
     end
   end
