@@ -3,7 +3,7 @@
 --   esconnector.lua sequential URL N          N calls one after another
 --   esconnector.lua batch URL N CONCURRENCY   N calls through client:batch
 --   esconnector.lua memory URL N BATCHES      resident memory: after 1k and
---       after N sequential calls; after 1 and after BATCHES batches of 1000
+--       after N sequential calls; after 1, 10 and BATCHES batches of 1000
 local esconnector = require "esconnector"
 local core = require "esconnector.core"
 local json = require "esconnector.json"
@@ -11,7 +11,11 @@ local json = require "esconnector.json"
 local mode, url = arg[1], arg[2]
 local PARAMS = { connector_id = "bench", api_key_id = "k" }
 
+-- Resident memory after a full collection: what the process keeps, not
+-- the garbage it has yet to collect.
 local function rss_kb()
+  collectgarbage()
+  collectgarbage()
   local f = assert(io.open("/proc/self/status"))
   local text = f:read("*a")
   f:close()
@@ -69,7 +73,9 @@ elseif mode == "memory" then
     local calls = batch_calls(1000)
     batch(client, calls, 32)
     out.rss_kb_after_1_batch = rss_kb()
-    for _ = 2, batches do batch(client, calls, 32) end
+    for _ = 2, 10 do batch(client, calls, 32) end
+    out.rss_kb_after_10_batches = rss_kb()
+    for _ = 11, batches do batch(client, calls, 32) end
     out.rss_kb_after_batches, out.batches = rss_kb(), batches
   end
 else
