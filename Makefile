@@ -32,11 +32,19 @@ build/%/esconnector/core.so: $(SOURCES)
 	$(CC) $(WARNINGS) $(CFLAGS) -fPIC -fvisibility=hidden -shared \
 	  -I$(call incdir,$*) $(DEFINES) -o $@ src/core.c -lcurl -lz $(TLS_LIBS)
 
+# clang's sanitizers for the ASan build and the fuzzer: ASan, all of UBSan's
+# undefined group, float-cast-overflow (named: older clangs leave it out of
+# "undefined") and the integer group (unsigned overflow, implicit truncation
+# and sign change, which are not undefined in C but are bugs here); any
+# report stops the run.
+SANITIZE  := -fsanitize=address,undefined,float-cast-overflow,integer -fno-sanitize-recover=all
+ASAN_RT    = $(shell clang -print-file-name=libclang_rt.asan-x86_64.so)
+
 # Sanitizer build, for 5.4 only (the sanitizers see the same C on every Lua).
 build/asan/esconnector/core.so: $(SOURCES)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARNINGS) -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-	  -fno-sanitize-recover=undefined -fPIC -shared -I/usr/include/lua5.4 \
+	clang $(WARNINGS) -g -O1 -fno-omit-frame-pointer $(SANITIZE) \
+	  -fPIC -shared -I/usr/include/lua5.4 \
 	  $(DEFINES) -o $@ src/core.c -lcurl -lz $(TLS_LIBS)
 
 build/nodlclose.so: scripts/nodlclose.c
@@ -50,7 +58,7 @@ demo: deps build
 	@scripts/demo
 
 asan: deps build/asan/esconnector/core.so build/nodlclose.so
-	@TEST_MODE=asan LUAS=asan scripts/run-tests
+	@ASAN_LIB=$(ASAN_RT) TEST_MODE=asan LUAS=asan scripts/run-tests
 
 valgrind: deps build build/nodlclose.so
 	@TEST_MODE=valgrind LUAS=5.4 scripts/run-tests
@@ -62,17 +70,31 @@ YAML ?= ../shared/clients-tests
 yaml-tests: deps build
 	@scripts/yaml-tests $(YAML)
 
+# C: cppcheck (warning, style, portability, performance; variableScope is a
+# matter of taste in C99) and clang-tidy (bugprone, cert, clang-analyzer,
+# misc, portability, performance; without the unity build's .c includes,
+# swappable-parameter and recursion notes), with and without OpenSSL.
+TIDY_CHECKS := -*,bugprone-*,cert-*,clang-analyzer-*,misc-*,portability-*,performance-*,$\
+  -bugprone-suspicious-include,-bugprone-easily-swappable-parameters,-misc-no-recursion
 lint: deps
 	luacheck lua spec emulator/lua bin examples
+	cppcheck --enable=warning,style,portability,performance --suppress=variableScope \
+	  --suppress=missingIncludeSystem --std=c99 --error-exitcode=1 --inline-suppr --quiet \
+	  -I/usr/include/lua5.4 -DLLONG_MAX=9223372036854775807LL src/core.c
+	clang-tidy --quiet --checks='$(TIDY_CHECKS)' --warnings-as-errors='*' src/core.c \
+	  -- -std=c99 -I/usr/include/lua5.4
+	clang-tidy --quiet --checks='$(TIDY_CHECKS)' --warnings-as-errors='*' src/core.c \
+	  -- -std=c99 -I/usr/include/lua5.4 -DESC_NO_OPENSSL
 
 bench: deps build
 	@scripts/bench
 
-# libFuzzer over core.prepare / escape / interpret (clang); FUZZ_SECONDS=60
+# libFuzzer over prepare, interpret, the response head, escape, base64, gzip
+# and curl_new settings (clang, $(SANITIZE)); FUZZ_SECONDS=300
 FUZZ_SECONDS ?= 30
 build/fuzz_core: fuzz/fuzz_core.c $(SOURCES)
 	@mkdir -p build
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	clang -g -O1 -fsanitize=fuzzer $(SANITIZE) \
 	  -I/usr/include/lua5.4 $(DEFINES) -o $@ $< -llua5.4 -lcurl -lz $(TLS_LIBS)
 
 fuzz: deps build/fuzz_core

@@ -38,7 +38,8 @@ for ca in genuine evil; do
     -config openssl.cnf -extensions ca_ext -subj "/CN=$ca CA" -keyout $ca-ca.key -out $ca-ca.pem
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -config openssl.cnf \
     -subj "/CN=localhost" -keyout $ca-leaf.key -out $ca-leaf.csr
-  openssl x509 -req -days 2 -in $ca-leaf.csr -CA $ca-ca.pem -CAkey $ca-ca.key -set_serial 0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n') \
+  openssl x509 -req -days 2 -in $ca-leaf.csr -CA $ca-ca.pem -CAkey $ca-ca.key \
+    -set_serial 0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n') \
     -extfile openssl.cnf -extensions leaf_ext -out $ca-leaf.pem
 done
 openssl x509 -in genuine-ca.pem -noout -fingerprint -sha256 | sed 's/^[^=]*=//' > genuine.fp

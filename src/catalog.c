@@ -26,7 +26,8 @@ static const char *const esc_sync_statuses[] = {
 static const char *const esc_job_types[] = {
   "full", "incremental", "access_control", NULL
 };
-static const char *const esc_refresh_values[] = { "true", "false", "wait_for", NULL };
+/* "" means true to Elasticsearch (?refresh) */
+static const char *const esc_refresh_values[] = { "true", "false", "wait_for", "", NULL };
 
 /* Query parameters every endpoint accepts. */
 static const struct esc_param esc_common_query[] = {

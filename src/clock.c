@@ -18,8 +18,10 @@ static int esc_l_sleep_ms(lua_State *L)
 {
   lua_Number ms = luaL_checknumber(L, 1);
   struct timespec ts;
-  if (ms <= 0)
+  if (!(ms > 0)) /* NaN too */
     return 0;
+  if (ms > 2147483647.0) /* keeps the casts below defined (24.8 days) */
+    ms = 2147483647.0;
   ts.tv_sec = (time_t)(ms / 1000);
   ts.tv_nsec = (long)((ms - (lua_Number)ts.tv_sec * 1000) * 1e6);
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

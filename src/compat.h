@@ -25,8 +25,22 @@ static void esc_setfuncs(lua_State *L, const luaL_Reg *reg, int nup)
 #define esc_setfuncs(L, reg, nup) luaL_setfuncs((L), (reg), (nup))
 #endif
 
-/* True when the value at idx is a number with no fractional part that fits
- * in a lua_Integer-sized integer (works on every Lua, integers or not). */
+/* Integers every Lua number holds exactly: |n| <= 2^53 - 1. */
+#define ESC_SAFE_INTEGER 9007199254740991.0
+
+/* Array access with a size_t index (the int of 5.1/5.2 is range-checked by
+ * the callers' loops, which never pass lengths beyond INT_MAX). */
+#if LUA_VERSION_NUM >= 503
+#define esc_rawgeti(L, t, i) ((void)lua_rawgeti((L), (t), (lua_Integer)(i)))
+#define esc_rawseti(L, t, i) lua_rawseti((L), (t), (lua_Integer)(i))
+#else
+#define esc_rawgeti(L, t, i) lua_rawgeti((L), (t), (int)(i))
+#define esc_rawseti(L, t, i) lua_rawseti((L), (t), (int)(i))
+#endif
+
+/* True when the value at idx is an integer: a 5.3+ integer, or a float with
+ * no fractional part within +-(2^53 - 1), which no rounding can have made
+ * (a 5.1 number beyond that may be a rounded neighbour: refused). */
 static int esc_isintegral(lua_State *L, int idx)
 {
 #if LUA_VERSION_NUM >= 503
@@ -35,10 +49,27 @@ static int esc_isintegral(lua_State *L, int idx)
 #endif
   if (lua_type(L, idx) == LUA_TNUMBER) {
     lua_Number n = lua_tonumber(L, idx);
-    return n == n && n >= -9007199254740992.0 && n <= 9007199254740992.0 &&
+    return n >= -ESC_SAFE_INTEGER && n <= ESC_SAFE_INTEGER &&
            (lua_Number)(long long)n == n;
   }
   return 0;
+}
+
+/* Pushes t[first] .. t[last] (strings) joined with sep, for the table at
+ * absolute index t: one luaL_Buffer, so the stack stays small however long
+ * the list. */
+static void esc_join(lua_State *L, int t, size_t first, size_t last, const char *sep)
+{
+  luaL_Buffer b;
+  size_t i;
+  luaL_buffinit(L, &b);
+  for (i = first; i <= last && i >= first; i++) {
+    if (i > first)
+      luaL_addstring(&b, sep);
+    esc_rawgeti(L, t, i);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
 }
 
 #endif

@@ -1,6 +1,6 @@
 /* esconnector.core: the C core.  A unity build (as luv does): the concern
  * files are included here so that everything but luaopen_* stays static. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */ /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 #include <curl/curl.h>
 #include "compat.h"
 #include "catalog.h"

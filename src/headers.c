@@ -46,10 +46,11 @@ static void esc_add_trimmed(luaL_Buffer *b, const char *from, const char *to)
  * "token: value" is skipped; a repeated header is joined with ", ". */
 static void esc_parse_head(lua_State *L, const char *data, size_t len)
 {
-  const char *p = data, *end = data + len, *next;
+  const char *p = data, *end, *next;
   lua_newtable(L);
   if (!data)
     return;
+  end = data + len;
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     esc_line_end(p, end, &next);
     p = next;

@@ -1,7 +1,9 @@
 /* core.prepare: validate a call's parameters against its catalog row, in
  * Elasticsearch's own words, and build method, escaped path, query and body.
  * Pure: no I/O, no globals. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "compat.h"
 #include "catalog.h"
@@ -31,6 +33,55 @@ static const struct esc_param *esc_find_param(const struct esc_param *list,
 }
 
 /* Pushes a new error table {kind = "validation", type = ..., reason = ...}. */
+static int esc_push_validation_error(lua_State *L, const char *type);
+
+/* Is v one of the values p enumerates? */
+static int esc_is_choice(const struct esc_param *p, const char *v)
+{
+  const char *const *c;
+  for (c = p->choices; *c; c++)
+    if (strcmp(*c, v) == 0)
+      return 1;
+  return 0;
+}
+
+/* Is every comma-separated element of v one of p's values ("full,incremental")? */
+static int esc_are_choices(const struct esc_param *p, const char *v)
+{
+  char one[ESC_MAX_NAME + 1];
+  while (1) {
+    const char *comma = strchr(v, ',');
+    size_t len = comma ? (size_t)(comma - v) : strlen(v);
+    if (len > ESC_MAX_NAME)
+      return 0;
+    memcpy(one, v, len);
+    one[len] = '\0';
+    if (!esc_is_choice(p, one))
+      return 0;
+    if (!comma)
+      return 1;
+    v = comma + 1;
+  }
+}
+
+/* Pushes the error for a query value outside p's enumeration. */
+static int esc_bad_choice(lua_State *L, const struct esc_param *p, const char *v)
+{
+  const char *const *c;
+  luaL_Buffer b;
+  lua_pushfstring(L, "Unknown value for [%s]: [%s], expected one of [", p->name, v);
+  luaL_buffinit(L, &b);
+  for (c = p->choices; *c; c++) {
+    if (c != p->choices)
+      luaL_addstring(&b, ", ");
+    luaL_addstring(&b, **c ? *c : "\"\"");
+  }
+  luaL_addchar(&b, ']');
+  luaL_pushresult(&b);
+  lua_concat(L, 2);
+  return esc_push_validation_error(L, "illegal_argument_exception");
+}
+
 static int esc_push_validation_error(lua_State *L, const char *type)
 {
   /* reason is on top of the stack */
@@ -181,6 +232,7 @@ static int esc_push_suggestions(lua_State *L, const char *name,
   double scores[16];
   int n = 0, i, j;
   const struct esc_param *const *l;
+  luaL_Buffer b;
   for (l = lists; *l; l++) {
     const struct esc_param *p;
     for (p = *l; p->name && n < 16; p++) {
@@ -204,18 +256,15 @@ static int esc_push_suggestions(lua_State *L, const char *name,
       picked[j - 1] = tp;
       scores[j - 1] = ts;
     }
-  if (n == 1) {
-    lua_pushfstring(L, "[%s]", picked[0]);
-    return 1;
-  }
-  lua_pushliteral(L, "any of [");
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, n == 1 ? "[" : "any of [");
   for (i = 0; i < n; i++) {
-    lua_pushstring(L, picked[i]);
+    luaL_addstring(&b, picked[i]);
     if (i + 1 < n)
-      lua_pushliteral(L, ", ");
+      luaL_addstring(&b, ", ");
   }
-  lua_pushliteral(L, "]");
-  lua_concat(L, 2 * n + 1);
+  luaL_addchar(&b, ']');
+  luaL_pushresult(&b);
   return 1;
 }
 
@@ -228,34 +277,43 @@ static int esc_is_known(const struct esc_endpoint *ep, const char *key)
          esc_find_param(ep->body, key);
 }
 
+static int esc_compare_names(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Pushes a table, sorted, of the string keys of params that the row does not
- * know; raises on a key that is not a string (a programmer error). */
+ * know; raises on a key that is not a string (a programmer error).  The keys
+ * stay alive in params, so a userdata array of their pointers sorts them in
+ * O(n log n) whatever their number. */
 static void esc_push_unknown_keys(lua_State *L, const struct esc_endpoint *ep)
 {
-  int n = 0, i, j;
-  lua_newtable(L);
+  size_t n = 0, i;
+  const char **names;
   lua_pushnil(L);
   while (lua_next(L, ARG_PARAMS)) {
     lua_pop(L, 1);
     if (lua_type(L, -1) != LUA_TSTRING)
       luaL_error(L, "esconnector: parameter names must be strings");
-    if (strcmp(lua_tostring(L, -1), "body") != 0 &&
-        !esc_is_known(ep, lua_tostring(L, -1))) {
-      lua_pushvalue(L, -1);
-      lua_rawseti(L, -3, ++n);
-    }
+    if (strcmp(lua_tostring(L, -1), "body") != 0 && !esc_is_known(ep, lua_tostring(L, -1)))
+      n++;
   }
-  for (i = 2; i <= n; i++) /* insertion sort, to report in a stable order */
-    for (j = i; j > 1; j--) {
-      lua_rawgeti(L, -1, j);
-      lua_rawgeti(L, -2, j - 1);
-      if (strcmp(lua_tostring(L, -2), lua_tostring(L, -1)) >= 0) {
-        lua_pop(L, 2);
-        break;
-      }
-      lua_rawseti(L, -3, j);
-      lua_rawseti(L, -2, j - 1);
-    }
+  names = lua_newuserdata(L, (n ? n : 1) * sizeof *names);
+  i = 0;
+  lua_pushnil(L);
+  while (lua_next(L, ARG_PARAMS)) {
+    lua_pop(L, 1);
+    if (i < n && strcmp(lua_tostring(L, -1), "body") != 0 &&
+        !esc_is_known(ep, lua_tostring(L, -1)))
+      names[i++] = lua_tostring(L, -1);
+  }
+  qsort(names, i, sizeof *names, esc_compare_names);
+  lua_createtable(L, i > INT_MAX ? 0 : (int)i, 0);
+  for (n = 0; n < i; n++) {
+    lua_pushstring(L, names[n]);
+    esc_rawseti(L, -2, n + 1);
+  }
+  lua_remove(L, -2); /* the array */
 }
 
 /* Appends "<n>: <message>;" to the validation list; message on top. */
@@ -276,56 +334,168 @@ static void esc_get_param(lua_State *L, const char *name, int body_too)
   }
 }
 
-/* Formats a path or query scalar (string or number) and pushes it. */
-static int esc_push_scalar(lua_State *L, int idx)
+/* Pushes the exact decimal form of the number at idx and returns 1, or
+ * returns 0 (pushing nothing) for a number that has none: NaN, infinities,
+ * and floats beyond 2^53, whose integer value is unknowable (on 5.1 and
+ * LuaJIT, 9007199254740993 arrives as ...992: it must not hit another id). */
+static int esc_push_number(lua_State *L, int idx)
 {
   char buf[64];
-  if (lua_type(L, idx) == LUA_TSTRING) {
-    lua_pushvalue(L, idx);
-    return 1;
-  }
-  if (esc_isintegral(L, idx)) {
-    snprintf(buf, sizeof buf, "%lld", (long long)lua_tonumber(L, idx));
+  lua_Number n;
+#if LUA_VERSION_NUM >= 503
+  if (lua_isinteger(L, idx)) {
+    snprintf(buf, sizeof buf, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
     lua_pushstring(L, buf);
     return 1;
   }
-  if (lua_type(L, idx) == LUA_TNUMBER) {
-    snprintf(buf, sizeof buf, "%.17g", (double)lua_tonumber(L, idx));
-    lua_pushstring(L, buf);
-    return 1;
+#endif
+  n = lua_tonumber(L, idx);
+  if (!(n >= -ESC_SAFE_INTEGER * 1024 && n <= ESC_SAFE_INTEGER * 1024))
+    return 0; /* NaN, infinite, or far beyond any exact integer */
+  if (n >= -ESC_SAFE_INTEGER && n <= ESC_SAFE_INTEGER && (lua_Number)(long long)n == n) {
+    snprintf(buf, sizeof buf, "%lld", (long long)n);
+  } else {
+    if (n < -ESC_SAFE_INTEGER || n > ESC_SAFE_INTEGER)
+      return 0; /* every such float is integral, and maybe rounded */
+    snprintf(buf, sizeof buf, "%.17g", (double)n);
   }
-  if (lua_type(L, idx) == LUA_TBOOLEAN) {
-    lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
-    return 1;
-  }
-  return 0;
+  lua_pushstring(L, buf);
+  return 1;
 }
 
-/* Pushes one path parameter's segment, or nil + error (returns 2). */
+/* Formats a path or query scalar and pushes it: returns 1; 0 for a type no
+ * path or query can carry; -1 for a number with no exact form. */
+static int esc_push_scalar(lua_State *L, int idx)
+{
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING:
+    lua_pushvalue(L, idx);
+    return 1;
+  case LUA_TNUMBER:
+    return esc_push_number(L, idx) ? 1 : -1;
+  case LUA_TBOOLEAN:
+    lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* Pushes how a value that esc_push_scalar refused reads in a message: the
+ * number ("nan", "inf", "9.2233720368548e+18") or the type name. */
+static void esc_push_shown(lua_State *L, int idx)
+{
+  if (lua_type(L, idx) == LUA_TNUMBER)
+    lua_pushfstring(L, "%f", lua_tonumber(L, idx));
+  else
+    lua_pushstring(L, luaL_typename(L, idx));
+}
+
+/* Pushes the validation error for a number esc_push_number refused. */
+static int esc_bad_number(lua_State *L, const char *name, int idx)
+{
+  lua_pushfstring(L, "[%s] is %s: it has no exact decimal form to send", name,
+                  lua_tonumber(L, idx) != lua_tonumber(L, idx) ? "NaN"
+                  : "infinite or a float beyond 2^53 (use an integer, or a string)");
+  return esc_push_validation_error(L, "illegal_argument_exception");
+}
+
+/* Pushes the elements of the list (or the string) at idx, each escaped
+ * (keeping the characters in keep), joined with ","; or nil + error (returns
+ * 2).  Constant stack: pieces go into a table, then one luaL_Buffer. */
+static int esc_format_list(lua_State *L, int idx, const struct esc_param *p,
+                           int validate, const char *keep)
+{
+  size_t i, n;
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    size_t l;
+    const char *s = lua_tolstring(L, idx, &l);
+    esc_push_escaped(L, s, l, keep);
+    return 1;
+  }
+  n = esc_rawlen(L, idx);
+  lua_createtable(L, n > 1024 ? 1024 : (int)n, 0);
+  for (i = 1; i <= n; i++) {
+    int t, r;
+    esc_rawgeti(L, idx, i);
+    t = lua_type(L, -1);
+    r = (validate && t != LUA_TSTRING && t != LUA_TNUMBER) ? 0 : esc_push_scalar(L, -1);
+    if (r <= 0) {
+      if (r < 0)
+        return esc_bad_number(L, p->name, -1);
+      lua_pushfstring(L, "[%s] must be a string or a list of strings", p->name);
+      return esc_push_validation_error(L, "illegal_argument_exception");
+    }
+    if (validate && p->choices && !esc_is_choice(p, lua_tostring(L, -1)))
+      return esc_bad_choice(L, p, lua_tostring(L, -1));
+    {
+      size_t l;
+      const char *s = lua_tolstring(L, -1, &l);
+      esc_push_escaped(L, s, l, "*");
+    }
+    esc_rawseti(L, -4, i);
+    lua_pop(L, 2);
+  }
+  esc_join(L, lua_gettop(L), 1, n, ",");
+  lua_remove(L, -2);
+  return 1;
+}
+
+/* Pushes one path parameter's segment, or nil + error (returns 2).
+ * Segments that could change the endpoint are refused or escaped: "." and
+ * ".." are escaped; a list that formats to nothing (index = {} gave
+ * "DELETE /") is refused; an absent or "" value is refused as the path's last
+ * segment ("/_connector/" could be routed as "/_connector"), and otherwise
+ * left empty for the server to judge ("/_connector//_check_in"), which
+ * validate() does first in Elasticsearch's words. */
 static int esc_push_path_value(lua_State *L, const struct esc_param *spec,
-                               int validate)
+                               int validate, int last)
 {
   int idx = lua_gettop(L); /* the value */
+  int t = lua_type(L, idx);
+  const char *name = spec ? spec->name : "?";
   size_t len;
   const char *s;
-  if (spec && spec->type == ESC_LIST &&
-      (lua_istable(L, idx) || lua_type(L, idx) == LUA_TSTRING))
-    return esc_format_query(L, idx, spec, validate); /* "a,b": commas stay */
-  if (lua_type(L, idx) == LUA_TSTRING || (!validate && esc_push_scalar(L, idx)) ||
-      (validate && esc_isintegral(L, idx) && esc_push_scalar(L, idx))) {
+  if (t == LUA_TNIL || (t == LUA_TSTRING && esc_rawlen(L, idx) == 0)) {
+    if (!last || (validate && spec && (spec->flags & (ESC_REQUIRED | ESC_NOT_EMPTY)))) {
+      lua_pushliteral(L, "");
+      return 1;
+    }
+  } else if (spec && spec->type == ESC_LIST && (t == LUA_TTABLE || t == LUA_TSTRING)) {
+    if (esc_format_list(L, idx, spec, validate, "*,") == 2) /* "a,b": commas stay */
+      return 2;
+  } else if (t == LUA_TSTRING) {
+    s = lua_tolstring(L, idx, &len);
+    esc_push_escaped(L, s, len, NULL);
+  } else if ((t == LUA_TNUMBER && (!validate || esc_isintegral(L, idx))) ||
+             (t == LUA_TBOOLEAN && !validate)) {
+    if (esc_push_scalar(L, idx) < 0)
+      return esc_bad_number(L, name, idx);
     s = lua_tolstring(L, -1, &len);
-    esc_push_segment(L, s, len);
-    if (lua_gettop(L) > idx + 1)
-      lua_remove(L, -2); /* the formatted number */
-    return 1;
+    esc_push_escaped(L, s, len, NULL);
+    lua_remove(L, -2);
+  } else if (t == LUA_TNUMBER) {
+    esc_push_shown(L, idx);
+    lua_pushfstring(L, "[%s] must be a string or an exact integer (at most 2^53 - 1 "
+                    "in size unless it is a Lua 5.3+ integer), got [%s]", name,
+                    lua_tostring(L, -1));
+    lua_remove(L, -2);
+    return esc_push_validation_error(L, "illegal_argument_exception");
+  } else {
+    lua_pushfstring(L, "[%s] must be a string, got a %s", name, luaL_typename(L, idx));
+    return esc_push_validation_error(L, "illegal_argument_exception");
   }
-  if (lua_isnil(L, idx) || !validate) {
-    lua_pushliteral(L, ""); /* the server judges the empty segment */
-    return 1;
+  if (lua_gettop(L) == idx || esc_rawlen(L, -1) == 0) {
+    lua_settop(L, idx);
+    lua_pushfstring(L, "[%s] cannot be empty: the path would lose a segment", name);
+    return esc_push_validation_error(L, "illegal_argument_exception");
   }
-  lua_pushfstring(L, "[%s] must be a string, got a %s", spec ? spec->name : "?",
-                  luaL_typename(L, idx));
-  return esc_push_validation_error(L, "illegal_argument_exception");
+  s = lua_tolstring(L, -1, &len);
+  if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) {
+    lua_pop(L, 1);
+    lua_pushstring(L, len == 1 ? "%2E" : "%2E%2E");
+  }
+  return 1;
 }
 
 /* Builds the path from the template; pushes it, or pushes nil + error. */
@@ -351,6 +521,7 @@ static int esc_build_path(lua_State *L, const struct esc_endpoint *ep,
     const char *open = strchr(t, '{'), *close;
     char name[ESC_MAX_NAME + 1];
     size_t len;
+    luaL_checkstack(L, 4, "esconnector: path template");
     if (!open) {
       lua_pushstring(L, t);
       break;
@@ -363,7 +534,8 @@ static int esc_build_path(lua_State *L, const struct esc_endpoint *ep,
     memcpy(name, open + 1, len);
     name[len] = '\0';
     lua_getfield(L, ARG_PARAMS, name);
-    if (esc_push_path_value(L, esc_find_param(ep->path_params, name), validate) == 2)
+    if (esc_push_path_value(L, esc_find_param(ep->path_params, name), validate,
+                            close[1] == '\0') == 2)
       return 2;
     lua_remove(L, -2); /* the raw value */
     t = close + 1;
@@ -393,6 +565,25 @@ static void esc_check_path_presence(lua_State *L, const struct esc_endpoint *ep)
   }
 }
 
+/* Pushes the query form of the scalar at idx, escaped (keeping '*' for
+ * filter_path wildcards and ',' for lists); or nil + error (returns 2). */
+static int esc_push_query_scalar(lua_State *L, int idx, const struct esc_param *p)
+{
+  size_t l;
+  const char *s;
+  int r = esc_push_scalar(L, idx);
+  if (r < 0)
+    return esc_bad_number(L, p->name, idx);
+  if (r == 0) {
+    lua_pushfstring(L, "[%s] cannot be sent as a query parameter", p->name);
+    return esc_push_validation_error(L, "illegal_argument_exception");
+  }
+  s = lua_tolstring(L, -1, &l);
+  esc_push_escaped(L, s, l, "*,");
+  lua_remove(L, -2);
+  return 1;
+}
+
 /* Formats one query value as the server wants it; pushes it, or pushes
  * nil + error. */
 static int esc_format_query(lua_State *L, int idx, const struct esc_param *p,
@@ -402,16 +593,8 @@ static int esc_format_query(lua_State *L, int idx, const struct esc_param *p,
   idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
   if (!validate || p->type == ESC_ANY) {
     if (t == LUA_TTABLE)
-      goto list;
-    if (esc_push_scalar(L, idx)) {
-      size_t l;
-      const char *s = lua_tolstring(L, -1, &l);
-      esc_push_escaped(L, s, l, "*,");
-      lua_remove(L, -2);
-      return 1;
-    }
-    lua_pushfstring(L, "[%s] cannot be sent as a query parameter", p->name);
-    return esc_push_validation_error(L, "illegal_argument_exception");
+      return esc_format_list(L, idx, p, 0, "*");
+    return esc_push_query_scalar(L, idx, p);
   }
   switch (p->type) {
   case ESC_BOOLEAN:
@@ -424,8 +607,8 @@ static int esc_format_query(lua_State *L, int idx, const struct esc_param *p,
       lua_pushvalue(L, idx);
       return 1;
     }
-    if (!esc_push_scalar(L, idx))
-      lua_pushstring(L, luaL_typename(L, idx));
+    if (esc_push_scalar(L, idx) <= 0)
+      esc_push_shown(L, idx);
     lua_pushfstring(L, "Failed to parse value [%s] as only [true] or [false] "
                     "are allowed.", lua_tostring(L, -1));
     lua_remove(L, -2);
@@ -435,64 +618,36 @@ static int esc_format_query(lua_State *L, int idx, const struct esc_param *p,
       esc_push_scalar(L, idx);
       return 1;
     }
-    if (!esc_push_scalar(L, idx))
-      lua_pushstring(L, luaL_typename(L, idx));
+    if (esc_push_scalar(L, idx) <= 0)
+      esc_push_shown(L, idx);
     lua_pushfstring(L, "Failed to parse int parameter [%s] with value [%s]",
                     p->name, lua_tostring(L, -1));
     lua_remove(L, -2);
     return esc_push_validation_error(L, "illegal_argument_exception");
   case ESC_LIST:
     if (t == LUA_TTABLE)
-      goto list;
+      return esc_format_list(L, idx, p, 1, "*");
     /* fall through */
   default:
-    if (t == LUA_TSTRING || t == LUA_TNUMBER) {
-      size_t l;
-      esc_push_scalar(L, idx);
-      {
-        const char *s = lua_tolstring(L, -1, &l);
-        esc_push_escaped(L, s, l, "*,");
-      }
-      lua_remove(L, -2);
+    if (p->choices && t == LUA_TBOOLEAN && esc_is_choice(p, "true")) {
+      lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
       return 1;
+    }
+    if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+      if (p->choices && (t != LUA_TSTRING ||
+                         !(p->type == ESC_LIST ? esc_are_choices : esc_is_choice)(
+                           p, lua_tostring(L, idx)))) {
+        if (esc_push_scalar(L, idx) <= 0)
+          esc_push_shown(L, idx);
+        return esc_bad_choice(L, p, lua_tostring(L, -1));
+      }
+      return esc_push_query_scalar(L, idx, p);
     }
     lua_pushfstring(L, "[%s] must be a %s, got a %s", p->name,
                     p->type == ESC_LIST ? "string or a list of strings"
                                         : "string",
                     luaL_typename(L, idx));
     return esc_push_validation_error(L, "illegal_argument_exception");
-  }
-list:
-  {
-    size_t i, n = esc_rawlen(L, idx);
-    int pieces = 0;
-    for (i = 1; i <= n; i++) {
-      lua_rawgeti(L, idx, (int)i);
-      if ((validate && lua_type(L, -1) != LUA_TSTRING &&
-           lua_type(L, -1) != LUA_TNUMBER) || !esc_push_scalar(L, -1)) {
-        lua_pop(L, pieces + 1);
-        lua_pushfstring(L, "[%s] must be a string or a list of strings",
-                        p->name);
-        return esc_push_validation_error(L, "illegal_argument_exception");
-      }
-      {
-        size_t l;
-        const char *s = lua_tolstring(L, -1, &l);
-        esc_push_escaped(L, s, l, "*");
-      }
-      lua_replace(L, -3);
-      lua_pop(L, 1);
-      pieces++;
-      if (i < n) {
-        lua_pushliteral(L, ",");
-        pieces++;
-      }
-    }
-    if (pieces == 0)
-      lua_pushliteral(L, "");
-    else
-      lua_concat(L, pieces);
-    return 1;
   }
 }
 
@@ -507,7 +662,7 @@ static int esc_add_query(lua_State *L, int qidx, const struct esc_param *list,
       if (esc_format_query(L, -1, list, validate) == 2)
         return 2;
       lua_pushfstring(L, "%s=%s", list->name, lua_tostring(L, -1));
-      lua_rawseti(L, qidx, (int)esc_rawlen(L, qidx) + 1);
+      esc_rawseti(L, qidx, esc_rawlen(L, qidx) + 1);
       lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -565,6 +720,7 @@ static int esc_parse_body(lua_State *L, const struct esc_endpoint *ep,
     if (lua_isnil(L, -1)) {
       lua_pop(L, 1);
       if (validate && (p->flags & ESC_PARSER_REQUIRED)) {
+        luaL_checkstack(L, 4, "esconnector: required fields");
         lua_pushstring(L, p->name);
         missing++;
       }
@@ -591,12 +747,14 @@ static int esc_parse_body(lua_State *L, const struct esc_endpoint *ep,
     nbody++;
   }
   if (missing > 0) { /* ConstructingObjectParser: "Required [a, b]" */
-    int i;
-    for (i = missing - 1; i > 0; i--) {
-      lua_pushliteral(L, ", ");
-      lua_insert(L, -1 - i);
+    int i, list;
+    lua_createtable(L, missing, 0);
+    list = lua_gettop(L);
+    for (i = missing; i > 0; i--) { /* the names are below the table */
+      lua_pushvalue(L, list - missing + i - 1);
+      esc_rawseti(L, list, i);
     }
-    lua_concat(L, 2 * missing - 1);
+    esc_join(L, list, 1, (size_t)missing, ", ");
     lua_pushfstring(L, "Required [%s]", lua_tostring(L, -1));
     esc_push_validation_error(L, "illegal_argument_exception");
     return -1;
@@ -608,7 +766,7 @@ static int esc_parse_body(lua_State *L, const struct esc_endpoint *ep,
 static int esc_unrecognized(lua_State *L, const struct esc_endpoint *ep)
 {
   size_t i, n = esc_rawlen(L, SLOT_UNKNOWN);
-  int base = lua_gettop(L);
+  int pieces;
   const struct esc_param *lists[3];
   lists[0] = ep->query;
   lists[1] = esc_common_query;
@@ -617,9 +775,11 @@ static int esc_unrecognized(lua_State *L, const struct esc_endpoint *ep)
   lua_pushfstring(L, "request [%s] contains unrecognized parameter%s: ",
                   lua_tostring(L, -1), n > 1 ? "s" : "");
   lua_remove(L, -2);
+  lua_createtable(L, n > 1024 ? 1024 : (int)n, 0);
+  pieces = lua_gettop(L);
   for (i = 1; i <= n; i++) {
     const char *key;
-    lua_rawgeti(L, SLOT_UNKNOWN, (int)i);
+    esc_rawgeti(L, SLOT_UNKNOWN, i);
     key = lua_tostring(L, -1);
     lua_pushfstring(L, "[%s]", key);
     if (esc_push_suggestions(L, key, lists)) {
@@ -627,17 +787,19 @@ static int esc_unrecognized(lua_State *L, const struct esc_endpoint *ep)
       lua_remove(L, -2);
       lua_concat(L, 2);
     }
-    lua_remove(L, -2);
-    if (i < n)
-      lua_pushliteral(L, ", ");
+    esc_rawseti(L, pieces, i);
+    lua_pop(L, 1);
   }
-  lua_concat(L, lua_gettop(L) - base);
+  esc_join(L, pieces, 1, n, ", ");
+  lua_remove(L, pieces);
+  lua_concat(L, 2);
   return esc_push_validation_error(L, "illegal_argument_exception");
 }
 
 /* Unchecked: names the row does not know go to the body when the endpoint
  * has one, to the query otherwise, as the official clients do; the rest of
- * params.body is sent too.  Returns the number of body fields added. */
+ * params.body is sent too.  Returns the number of body fields added, or -1
+ * with nil + error pushed for a value no query can carry. */
 static int esc_add_unchecked(lua_State *L, const struct esc_endpoint *ep,
                              int qidx)
 {
@@ -653,14 +815,18 @@ static int esc_add_unchecked(lua_State *L, const struct esc_endpoint *ep,
         nbody++;
       } else {
         struct esc_param any = { NULL, ESC_ANY, 0, NULL, NULL, NULL };
+        size_t key_len;
         any.name = key;
-        if (esc_format_query(L, -1, &any, 0) == 1) {
-          lua_pushfstring(L, "%s=%s", key, lua_tostring(L, -1));
-          lua_rawseti(L, qidx, (int)esc_rawlen(L, qidx) + 1);
-          lua_pop(L, 1);
-        } else {
-          lua_pop(L, 2); /* a value no query can carry: dropped */
-        }
+        lua_tolstring(L, -2, &key_len);
+        if (esc_format_query(L, -1, &any, 0) == 2)
+          return -1; /* nil + error pushed */
+        /* the name is escaped too: "a&b=c#x" must stay one name */
+        esc_push_escaped(L, key, key_len, NULL);
+        lua_pushliteral(L, "=");
+        lua_pushvalue(L, -3);
+        lua_concat(L, 3);
+        esc_rawseti(L, qidx, esc_rawlen(L, qidx) + 1);
+        lua_pop(L, 1);
       }
     }
     lua_pop(L, 1);
@@ -723,13 +889,15 @@ static int esc_validate(lua_State *L, const struct esc_endpoint *ep)
   n = esc_rawlen(L, SLOT_ERRORS);
   if (n == 0)
     return 0;
-  lua_pushliteral(L, "Validation Failed: ");
-  for (i = 1; i <= n; i++) {
-    lua_rawgeti(L, SLOT_ERRORS, (int)i);
+  for (i = 1; i <= n; i++) { /* "<n>: <message>;" in place */
+    esc_rawgeti(L, SLOT_ERRORS, i);
     lua_pushfstring(L, "%d: %s;", (int)i, lua_tostring(L, -1));
-    lua_remove(L, -2);
+    esc_rawseti(L, SLOT_ERRORS, i);
+    lua_pop(L, 1);
   }
-  lua_concat(L, (int)n + 1);
+  lua_pushliteral(L, "Validation Failed: ");
+  esc_join(L, SLOT_ERRORS, 1, n, "");
+  lua_concat(L, 2);
   return esc_push_validation_error(L, "action_request_validation_exception");
 }
 
@@ -777,17 +945,14 @@ static int esc_l_prepare(lua_State *L)
     if (esc_validate(L, ep) == 2)
       return 2;
   } else {
-    nbody += esc_add_unchecked(L, ep, qidx);
+    int added = esc_add_unchecked(L, ep, qidx);
+    if (added < 0)
+      return 2;
+    nbody += added;
   }
 
   if (esc_rawlen(L, qidx) > 0) { /* "a=1&b=2" */
-    size_t i, n = esc_rawlen(L, qidx);
-    for (i = 1; i <= n; i++) {
-      lua_rawgeti(L, qidx, (int)i);
-      if (i < n)
-        lua_pushliteral(L, "&");
-    }
-    lua_concat(L, (int)(2 * n - 1));
+    esc_join(L, qidx, 1, esc_rawlen(L, qidx), "&");
     lua_setfield(L, SLOT_REQUEST, "query");
   }
   lua_pushstring(L, ep->name);
