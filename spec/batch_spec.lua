@@ -225,6 +225,30 @@ describe("client:batch and client:concurrently", function()
     client:close()
   end)
 
+  it("nests: batches inside concurrently, on one client and on two, all answered in order", function()
+    local client, counter = counting_client()
+    local other = esconnector.new{ hosts = { cluster.urls[2] } }
+    local ids = make_connectors(client, "nested", 8)
+    emulator.fault({ fault = "delay", ms = 100, path = "^/_connector/nested", count = 0 }, cluster)
+    local functions = {}
+    for f = 1, 4 do
+      functions[f] = function()
+        local c = f % 2 == 0 and other or client
+        local calls = {}
+        for i, id in ipairs(ids) do calls[i] = { "connector.get", { connector_id = id } } end
+        local results = c:batch(calls, { concurrency = 4 })
+        local got = {}
+        for i = 1, #ids do got[i] = results[i].result and results[i].result.id or tostring(results[i].err) end
+        return got
+      end
+    end
+    local done = client:concurrently(functions, { concurrency = 4 })
+    for f = 1, 4 do assert.are.same(ids, done[f].result, tostring(done[f].err)) end
+    assert.are.equal(0, counter.now)
+    other:close()
+    client:close()
+  end)
+
   it("refuses bad arguments as programmer errors", function()
     local client = esconnector.new{ hosts = { cluster.urls[1] } }
     assert.has_error(function() client:batch("x") end)
