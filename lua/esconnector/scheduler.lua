@@ -31,12 +31,12 @@ local AWAIT, SLEEP = {}, {}
 -- abandoned by an error does not stay).
 local owner = setmetatable({}, { __mode = "k" })
 
--- Where a finished transfer goes: routes[transport][token] = { scheduler,
--- task }.  Kept per transport, not per scheduler, so that a scheduler nested
--- in a task of another (concurrently inside concurrently, on one client)
--- passes on what it polls for the outer one instead of losing it.
+-- Where a finished transfer goes: routes[transport][token] = the task
+-- waiting for it (task.scheduler its scheduler).  Kept per transport, not
+-- per scheduler, so that a scheduler nested in a task of another (a batch
+-- inside concurrently, on one client) passes on what it polls for the outer
+-- one instead of losing it.
 local routes = setmetatable({}, { __mode = "k" })
-
 
 local function pack(...)
   return { n = select("#", ...), ... }
