@@ -107,17 +107,19 @@ describe("client:batch and client:concurrently", function()
       { "connector.update_api_key_id", { connector_id = ids[2], api_key_id = "v2", unknown_param = 1 } },
       42,
       { "connector.update_api_key_id", { connector_id = ids[2], api_key_id = "v2" }, { request_timeout_ms = 5000 } },
+      { "connector.get", { connector_id = ids[1] }, { opaque_id = "a\r\nX-Injected: yes" } },
     }
-    assert.are.equal(8, #results)
+    assert.are.equal(9, #results)
     assert.are.same({ result = "updated" }, results[1].result)
     assert.are.same({ result = "updated" }, results[8].result)
-    for i = 2, 7 do
+    for _, i in ipairs{ 2, 3, 4, 5, 6, 7, 9 } do
       assert.is_nil(results[i].result)
       assert.is_true(esconnector.is_error(results[i].err), "entry " .. i)
       assert.are.equal("validation", results[i].err.kind, "entry " .. i .. ": " .. tostring(results[i].err))
     end
     assert.matches("unknown API 'connector.nonsense'", results[2].err.message, 1, true)
     assert.matches("bogus_option", results[5].err.message, 1, true)
+    assert.matches("X-Opaque-Id", results[9].err.message, 1, true)
     client:close()
   end)
 

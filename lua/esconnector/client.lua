@@ -712,8 +712,14 @@ function Client:batch(calls, options)
     local r = ran[k]
     if r[1] then
       results[slot[k]] = r[2] ~= nil and { result = r[2] } or { err = r[3] }
-    else -- not expected once the entry was checked; still its own failure
-      results[slot[k]] = { err = errors.new{ kind = "lua", api = calls[slot[k]][1], message = tostring(r[2]) } }
+    else
+      -- what request() raises for its arguments (a header with CR/LF, say)
+      -- is this entry's validation error; anything else (an observer that
+      -- raised) is reported as it is
+      local message = tostring(r[2])
+      local ours = message:find("esconnector: ", 1, true) ~= nil
+      results[slot[k]] = { err = errors.new{ kind = ours and "validation" or "lua", api = calls[slot[k]][1],
+        message = ours and message:gsub("^.-esconnector: ", "") or message } }
     end
   end
   return results
