@@ -144,6 +144,27 @@ describe("client:batch and client:concurrently", function()
     client:close()
   end)
 
+  it("waits out each entry's retry backoff without holding up the others #timing", function()
+    -- one node: every 503 is followed by a backoff of 200-400 ms before the retry
+    local client, counter = counting_client{ retry_backoff_ms = 400, max_retry_backoff_ms = 400, max_retries = 1 }
+    local ids = make_connectors(client, "backoff", 6)
+    emulator.fault({ fault = "status", status = 503, node = 1, path = "/_api_key_id$", count = 6 }, cluster)
+    local calls = {}
+    for i, id in ipairs(ids) do
+      calls[i] = { "connector.update_api_key_id", { connector_id = id, api_key_id = "b" .. i } }
+    end
+    local started = core.now_ms()
+    local results = client:batch(calls, { concurrency = 6 })
+    local took = core.now_ms() - started
+    for i = 1, 6 do assert.are.same({ result = "updated" }, results[i].result, tostring(results[i].err)) end
+    local unavailable = 0
+    for _, e in ipairs(counter.events) do if e.status == 503 then unavailable = unavailable + 1 end end
+    assert.are.equal(6, unavailable)
+    assert.is_true(took >= 190, "no backoff: " .. took .. " ms")
+    assert.is_true(took < 6 * 200, "the backoffs ran one after another: " .. took .. " ms")
+    client:close()
+  end)
+
   it("times out one entry without holding up the others #timing", function()
     local client = esconnector.new{ hosts = { cluster.urls[1] }, max_retries = 0 }
     local ids = make_connectors(client, "slow", 9)
