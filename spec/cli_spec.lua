@@ -58,7 +58,8 @@ describe("bin/esconnector #subprocess", function()
 
   it("prints usage and exits 2 for bad arguments", function()
     for _, args in ipairs({ "", "bogus", "get", "update-api-key-id c", "rotate", "rotate a --all",
-                            "list --size x" }) do
+                            "list --size x", "rotate a --concurrency 0", "rotate --all --concurrency 1.5",
+                            "rotate a --concurrency x", "update-api-key-id --from - --concurrency 2.5" }) do
       local _, err, code = run(args)
       assert.are.equal(2, code, args)
       assert.matches("Usage: esconnector", err, 1, true)

@@ -134,6 +134,11 @@ local function update_params(line)
   return doc
 end
 
+local function concurrency_ok(args)
+  local n = args.concurrency
+  return n ~= nil and n >= 1 and n == math.floor(n) and n < math.huge
+end
+
 local FROM_CHUNK = 1000 -- lines read and sent per batch: memory stays bounded
 
 -- update-api-key-id --from FILE: every line becomes a call or an error of
@@ -142,9 +147,7 @@ local function update_from(client, args, say, io_in)
   local input, why = io_in, nil
   if args.from ~= "-" then input, why = io.open(args.from, "r") end
   if not input then return 2, "cannot read --from: " .. tostring(why) end
-  if not (args.concurrency and args.concurrency >= 1 and args.concurrency == math.floor(args.concurrency)) then
-    return 2, "--concurrency must be a whole number of 1 or more"
-  end
+  if not concurrency_ok(args) then return 2, "--concurrency must be a whole number of 1 or more" end
   local number, ok_count, failed = 0, 0, 0
   local function report(line_no, id, res, err)
     if res then
@@ -251,13 +254,11 @@ function commands.rotate(client, args, say)
   local ids = args.connector_id
   if args.all and #ids > 0 then return 2, "give connector ids or --all, not both" end
   if not args.all and #ids == 0 then return 2, "give connector ids or --all" end
+  if not concurrency_ok(args) then return 2, "--concurrency must be a whole number of 1 or more" end
   if args.all then
     local err
     ids, err = all_connector_ids(client, args.page_size)
     if not ids then return 1, err end
-  end
-  if not (args.concurrency and args.concurrency >= 1 and args.concurrency == math.floor(args.concurrency)) then
-    return 2, "--concurrency must be a whole number of 1 or more"
   end
   local rotations = {}
   for i, id in ipairs(ids) do
