@@ -116,3 +116,38 @@ describe("curl handle", function()
     assert.is_boolean(core.has_ca_fingerprint)
   end)
 end)
+
+-- make OPENSSL=0: the core built without libssl/libcrypto refuses the pin
+-- clearly instead of silently not checking it.
+describe("a core built with OPENSSL=0 #subprocess", function()
+  it("links no OpenSSL and refuses ca_fingerprint, naming the build", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local function sh(cmd)
+      local pipe = assert(io.popen("env -u LD_PRELOAD sh -c '" .. cmd:gsub("'", "'\\''") .. "' 2>&1"))
+      local out = pipe:read("*a")
+      local ok, _, code = pipe:close()
+      if type(ok) == "number" then code = ok end
+      return out, ok == true or code == 0
+    end
+    local out, ok = sh(("mkdir -p %s/esconnector && cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -fPIC "
+      .. "-fvisibility=hidden -shared -I/usr/include/lua5.4 -DESC_NO_OPENSSL -o %s/esconnector/core.so src/core.c "
+      .. "-lcurl -lz"):format(dir, dir))
+    assert(ok, out)
+    local needed = sh("readelf -d " .. dir .. "/esconnector/core.so")
+    assert.is_nil(needed:find("libssl", 1, true))
+    assert.is_nil(needed:find("libcrypto", 1, true))
+    out, ok = sh(("lua5.4 -e \"package.cpath='%s/?.so;'..package.cpath; "
+      .. "package.path='./lua/?.lua;./lua/?/init.lua;'..package.path; "
+      .. "local core = require 'esconnector.core'; assert(core.has_ca_fingerprint == false); "
+      .. "local ok, msg = pcall(core.curl_new, { ca_fingerprint = ('ab'):rep(32) }); assert(not ok); print(msg); "
+      .. "ok, msg = pcall(require('esconnector').new, { hosts = 'https://127.0.0.1:9200', "
+      .. "ca_fingerprint = ('ab'):rep(32) }); assert(not ok); print(msg); "
+      .. "assert(core.curl_new{}:perform{ method = 'GET', url = 'http://127.0.0.1:1/' } == nil)\""):format(dir))
+    sh("rm -rf " .. dir)
+    assert(ok, out)
+    assert.matches("ca_fingerprint needs esconnector built with OpenSSL (this core was built with ESC_NO_OPENSSL)",
+      out, 1, true)
+    assert.matches("ca_fingerprint needs the C core and libcurl built with OpenSSL", out, 1, true)
+  end)
+end)

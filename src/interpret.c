@@ -98,9 +98,9 @@ static int esc_l_interpret(lua_State *L)
   lua_settop(L, 2);
   lua_getfield(L, ARG_RESPONSE, "status");
   {
-    /* anything but an HTTP status (NaN, 1e300, -1) reads as none */
+    /* anything but an HTTP status (NaN, 1e300, -1, 200.5) reads as none */
     lua_Number n = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumber(L, -1) : 0;
-    status = n >= 0 && n <= 999 ? (lua_Integer)n : 0;
+    status = n >= 0 && n <= 999 && (lua_Number)(lua_Integer)n == n ? (lua_Integer)n : 0;
   }
   lua_pop(L, 1);
   lua_getfield(L, ARG_RESPONSE, "body");
