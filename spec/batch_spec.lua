@@ -248,11 +248,11 @@ describe("client:batch and client:concurrently", function()
     client:close()
   end)
 
-  it("nests: batches inside concurrently, on one client and on two, all answered in order", function()
+  it("nests: batches inside concurrently join in, on one client and on two, all answered in order", function()
     local client, counter = counting_client()
     local other = esconnector.new{ hosts = { cluster.urls[2] } }
     local ids = make_connectors(client, "nested", 8)
-    emulator.fault({ fault = "delay", ms = 100, path = "^/_connector/nested", count = 0 }, cluster)
+    emulator.fault({ fault = "delay", ms = 300, path = "^/_connector/nested", count = 0 }, cluster)
     local functions = {}
     for f = 1, 4 do
       functions[f] = function()
@@ -265,9 +265,15 @@ describe("client:batch and client:concurrently", function()
         return got
       end
     end
+    counter.max = 0
     local done = client:concurrently(functions, { concurrency = 4 })
     for f = 1, 4 do assert.are.same(ids, done[f].result, tostring(done[f].err)) end
+    -- the two batches on `client` ran side by side, each within its own bound
+    assert.are.equal(8, counter.max)
     assert.are.equal(0, counter.now)
+    -- and an empty batch inside a function returns at once
+    done = client:concurrently({ function() return #client:batch({}) end })
+    assert.are.equal(0, done[1].result)
     other:close()
     client:close()
   end)

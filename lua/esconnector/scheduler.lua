@@ -25,17 +25,16 @@ local core = require "esconnector.core"
 local scheduler = {}
 
 -- Markers a task coroutine yields to its scheduler.
-local AWAIT, SLEEP = {}, {}
+local AWAIT, SLEEP, JOIN = {}, {}, {}
 
 -- The scheduler of every task coroutine running now (weak: a coroutine
 -- abandoned by an error does not stay).
 local owner = setmetatable({}, { __mode = "k" })
 
 -- Where a finished transfer goes: routes[transport][token] = the task
--- waiting for it (task.scheduler its scheduler).  Kept per transport, not
--- per scheduler, so that a scheduler nested in a task of another (a batch
--- inside concurrently, on one client) passes on what it polls for the outer
--- one instead of losing it.
+-- waiting for it (task.scheduler its scheduler).  Kept per transport, so
+-- that whichever scheduler polls a transport hands every transfer to the
+-- task that waits for it.
 local routes = setmetatable({}, { __mode = "k" })
 
 local function pack(...)
@@ -70,18 +69,37 @@ end
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
--- A task is { co =, index = } (plus the values it is resumed with, v1 and
--- v2, while it sits in ready).  What a resume returned, handled without
--- packing it into a table but once, when the task ends.
+-- A group is one run's list of functions: { functions, n, next, active,
+-- concurrency, results, waiter }.  A run started inside a task (a batch in a
+-- function of concurrently) joins the scheduler of that task as a group of
+-- its own, with its own bound, and the task waits for the group: its calls
+-- overlap with everything else the scheduler runs.
+local function new_group(functions, concurrency)
+  return { functions = functions, n = #functions, next = 1, active = 0, concurrency = concurrency,
+    results = {} }
+end
+
+-- A task is { co =, index =, group = } (plus the values it is resumed with,
+-- v1 and v2, while it sits in ready).  What a resume returned, handled
+-- without packing it into a table but once, when the task ends.
 function Scheduler:after(task, ok, what, a, b, ...)
   local co = task.co
   if coroutine.status(co) == "dead" then
     owner[co] = nil
     self.active = self.active - 1
-    self.results[task.index] = pack(ok, what, a, b, ...) -- { true, values... } or { false, error }
+    local group = task.group
+    group.active = group.active - 1
+    group.results[task.index] = pack(ok, what, a, b, ...) -- { true, values... } or { false, error }
+    if group.waiter and group.active == 0 and group.next > group.n then
+      self:leave(group)
+    end
     return
   end
-  if what == AWAIT then
+  if what == JOIN then
+    local group = a
+    group.waiter = task
+    self.groups[#self.groups + 1] = group
+  elseif what == AWAIT then
     local transport, request = a, b
     local token, err = transport:start(request)
     if token == nil then
@@ -110,6 +128,33 @@ end
 
 function Scheduler:resume(task, ...)
   return self:after(task, coroutine.resume(task.co, ...))
+end
+
+-- A joined group is done: its waiting task goes on with the results.
+function Scheduler:leave(group)
+  for i, g in ipairs(self.groups) do
+    if g == group then
+      table.remove(self.groups, i)
+      break
+    end
+  end
+  group.waiter.v1, group.waiter.v2 = group.results, nil
+  self.ready[#self.ready + 1] = group.waiter
+end
+
+-- Starts the tasks each group has room for.
+function Scheduler:fill()
+  for _, group in ipairs(self.groups) do
+    while group.active < group.concurrency and group.next <= group.n do
+      local co = coroutine.create(group.functions[group.next])
+      owner[co] = self
+      local task = { co = co, index = group.next, group = group }
+      group.next = group.next + 1
+      group.active = group.active + 1
+      self.active = self.active + 1
+      self:resume(task)
+    end
+  end
 end
 
 -- Moves the sleepers whose time has come to ready; returns the ms until
@@ -177,18 +222,15 @@ function Scheduler:wait(wait_ms)
 end
 
 local function run_coroutines(functions, concurrency)
-  local self = setmetatable({ results = {}, ready = {}, sleepers = {}, waiting = {}, transports = 0,
+  local group = new_group(functions, concurrency)
+  if group.n == 0 then return group.results end
+  if scheduler.current() then -- inside a task: join its scheduler
+    return coroutine.yield(JOIN, group)
+  end
+  local self = setmetatable({ groups = { group }, ready = {}, sleepers = {}, waiting = {}, transports = 0,
     active = 0, in_flight = 0 }, Scheduler)
-  local n, next_index = #functions, 1
   while true do
-    while self.active < concurrency and next_index <= n do
-      local co = coroutine.create(functions[next_index])
-      owner[co] = self
-      local task = { co = co, index = next_index }
-      next_index = next_index + 1
-      self.active = self.active + 1
-      self:resume(task)
-    end
+    self:fill()
     if #self.ready > 0 then
       local ready = self.ready
       self.ready = {}
@@ -203,7 +245,7 @@ local function run_coroutines(functions, concurrency)
       if #self.ready == 0 then self:wait(wait_ms) end
     end
   end
-  return self.results
+  return group.results
 end
 
 -- nginx: N light threads, each taking the next function until none is left.
