@@ -571,7 +571,7 @@ static int esc_headers_cached(lua_State *L, int idx, size_t n,
     size_t len;
     const char *line;
     int same;
-    lua_rawgeti(L, idx, (int)i);
+    esc_rawgeti(L, idx, i);
     line = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
     same = line && strlen(node->data) == len && memcmp(node->data, line, len) == 0;
     lua_pop(L, 1);
@@ -584,9 +584,10 @@ static int esc_headers_cached(lua_State *L, int idx, size_t n,
 /* Builds the transfer's header list from the Lua lines at idx: each one
  * checked, then "Expect:" (no 100-continue round trip) and, for a body
  * without a type, "Content-Type:" (libcurl would label it
- * form-urlencoded).  Returns 0, or the values of a refusal pushed. */
+ * form-urlencoded).  Returns 0, or sets the stack back to top and pushes
+ * nil, kind, message, code for a refused line (returns 4). */
 static int esc_headers_build(lua_State *L, int idx, size_t n,
-                             struct esc_transfer *t, int body)
+                             struct esc_transfer *t, int body, int top)
 {
   size_t i;
   curl_slist_free_all(t->headers);
@@ -595,15 +596,18 @@ static int esc_headers_build(lua_State *L, int idx, size_t n,
   for (i = 1; i <= n; i++) {
     size_t len;
     const char *line;
-    lua_rawgeti(L, idx, (int)i);
+    esc_rawgeti(L, idx, i);
     if (lua_type(L, -1) != LUA_TSTRING)
       return luaL_error(L, "esconnector: perform: headers must be a list of strings");
     line = lua_tolstring(L, -1, &len);
     if (!esc_header_line_ok(line, len)) {
+      lua_settop(L, top); /* the line stays alive in the request table */
       esc_push_bad_header(L, line, len, i);
-      return esc_perform_fail(L, "validation", lua_tostring(L, -1), CURLE_OK);
+      esc_perform_fail(L, "validation", lua_tostring(L, top + 1), CURLE_OK);
+      lua_remove(L, top + 1); /* the message, copied into the results */
+      return 4;
     }
-    esc_append_header(L, t, line);
+    esc_append_header(L, t, line); /* libcurl copies the line */
     lua_pop(L, 1);
   }
   esc_append_header(L, t, "Expect:");
@@ -622,14 +626,18 @@ static int esc_headers_build(lua_State *L, int idx, size_t n,
       return esc_perform_setopt_fail(L, #opt, rc);                         \
   } while (0)
 
-/* Sets what belongs to one request (the table at req) on an easy handle
- * configured once with the client's settings: no reset, no settings read
- * again, the header list rebuilt only when the lines change.  copy_body:
- * libcurl keeps its own copy of the body (a transfer that outlives this
- * call).  Returns 0, or the number of failure values pushed.  Leaves the
- * request's fields on the stack (they anchor the body for perform). */
-static int esc_request_apply(lua_State *L, int req, struct esc_curl *c, CURL *h,
-                             struct esc_transfer *t, int copy_body)
+/* Reads the request table at req (absolute) and sets up h for it.  The
+ * client's settings s are applied once, when h is first used
+ * (esc_easy_configure); after that only what belongs to this request is set:
+ * no reset, no settings read again, the header list rebuilt only when the
+ * lines change.  copy_body: libcurl keeps its own copy of the body (a
+ * transfer that outlives this call); otherwise h points into the request
+ * table's strings, which must stay alive until the transfer is over.
+ * Raises for a programmer error (a field of the wrong type or unknown);
+ * returns 0 when h is ready, or pushes nil, kind, message, code and returns
+ * 4 (a header with CR/LF/NUL, a refused setopt). */
+static int esc_request_prepare(lua_State *L, int req, CURL *h, const struct esc_settings *s,
+                               struct esc_transfer *t, int copy_body)
 {
   static const char *const known[] = {
     "method", "url", "headers", "body", "connect_timeout_ms", "timeout_ms",
@@ -657,16 +665,20 @@ static int esc_request_apply(lua_State *L, int req, struct esc_curl *c, CURL *h,
   if (!lua_isnil(L, top + 4) && !lua_istable(L, top + 4))
     return luaL_error(L, "esconnector: perform: headers must be a list of strings");
   fresh = esc_field_bool(L, req, "fresh_connect", 0);
-  connect_ms = esc_field_ms(L, req, "connect_timeout_ms", c->settings.connect_timeout_ms);
-  timeout_ms = esc_field_ms(L, req, "timeout_ms", c->settings.timeout_ms);
+  connect_ms = esc_field_ms(L, req, "connect_timeout_ms", s->connect_timeout_ms);
+  timeout_ms = esc_field_ms(L, req, "timeout_ms", s->timeout_ms);
 
   esc_transfer_reset(t);
-  if (!esc_token_ok(method, method_len))
+  if (!esc_token_ok(method, method_len)) {
+    lua_settop(L, top);
     return esc_perform_fail(L, "validation", "the request method is not an HTTP token: refused",
                             CURLE_OK);
-  if (!esc_url_ok(url, url_len))
+  }
+  if (!esc_url_ok(url, url_len)) {
+    lua_settop(L, top);
     return esc_perform_fail(L, "validation", "the URL contains a space, a control "
                             "character or a non-ASCII byte: refused", CURLE_OK);
+  }
   is_get = strcmp(method, "GET") == 0 && !body;
   is_head = strcmp(method, "HEAD") == 0;
   with_body = !is_get && !is_head &&
@@ -677,11 +689,12 @@ static int esc_request_apply(lua_State *L, int req, struct esc_curl *c, CURL *h,
       return luaL_error(L, "esconnector: perform: too many headers");
   }
   if (!esc_headers_cached(L, top + 4, n, t, with_body) &&
-      (failed = esc_headers_build(L, top + 4, n, t, with_body)) != 0)
+      (failed = esc_headers_build(L, top + 4, n, t, with_body, top)) != 0)
     return failed;
+  lua_settop(L, top); /* the request table anchors its strings */
 
   if (!t->configured) {
-    rc = esc_easy_configure(h, &c->settings, t, &what);
+    rc = esc_easy_configure(h, s, t, &what);
     if (rc != CURLE_OK)
       return esc_perform_setopt_fail(L, what, rc);
     t->configured = 1;
@@ -707,9 +720,19 @@ static int esc_request_apply(lua_State *L, int req, struct esc_curl *c, CURL *h,
   return 0;
 }
 
-/* The outcome of a finished transfer: the response (1 value), or nil,
- * kind, message, curl code (4 values). */
-static int esc_push_outcome(lua_State *L, CURL *h, struct esc_transfer *t, CURLcode rc)
+/* esc_request_prepare for a blocking transfer: h points into the request
+ * table's strings.  Reusable for any easy handle (the fuzzer sets up
+ * random requests with it). */
+static int esc_request_setup(lua_State *L, int idx, CURL *h,
+                             const struct esc_settings *s, struct esc_transfer *t)
+{
+  luaL_checktype(L, idx, LUA_TTABLE);
+  return esc_request_prepare(L, idx, h, s, t, 0);
+}
+
+/* Pushes what a finished transfer gave: { status, headers, body } (returns
+ * 1), or nil, kind, message, code (returns 4).  Used by perform and poll. */
+static int esc_push_result(lua_State *L, CURL *h, const struct esc_transfer *t, CURLcode rc)
 {
   long status = 0;
   if (rc != CURLE_OK) {
@@ -759,10 +782,10 @@ static int esc_curl_perform(lua_State *L)
   int failed;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  failed = esc_request_apply(L, 2, c, c->easy, &c->xfer, 0);
+  failed = esc_request_setup(L, 2, c->easy, &c->settings, &c->xfer);
   if (failed)
     return failed;
-  return esc_push_outcome(L, c->easy, &c->xfer, curl_easy_perform(c->easy));
+  return esc_push_result(L, c->easy, &c->xfer, curl_easy_perform(c->easy));
 }
 
 /* An idle slot of the multi driver, made (and kept) when none is free. */
@@ -824,7 +847,7 @@ static int esc_curl_start(lua_State *L)
       return esc_multi_fail(L, mc);
   }
   slot = esc_idle_slot(L, c);
-  failed = esc_request_apply(L, 2, c, slot->easy, &slot->xfer, 1);
+  failed = esc_request_prepare(L, 2, slot->easy, &c->settings, &slot->xfer, 1);
   if (failed)
     return failed;
   mc = curl_multi_add_handle(c->multi, slot->easy);
@@ -866,7 +889,7 @@ static int esc_collect(lua_State *L, struct esc_curl *c, int out, int count)
     entry = lua_gettop(L);
     lua_pushinteger(L, slot->token_done);
     lua_rawseti(L, entry, 1);
-    pushed = esc_push_outcome(L, easy, &slot->xfer, result);
+    pushed = esc_push_result(L, easy, &slot->xfer, result);
     if (pushed == 1) {
       lua_rawseti(L, entry, 2);
     } else { /* nil, kind, message, code on top (a message may lie below) */
