@@ -134,6 +134,11 @@ describe("a core built with OPENSSL=0 #subprocess", function()
       .. "-fvisibility=hidden -shared -I/usr/include/lua5.4 -DESC_NO_OPENSSL -o %s/esconnector/core.so src/core.c "
       .. "-lcurl -lz"):format(dir, dir))
     assert(ok, out)
+    for _, include in ipairs{ "lua5.3", "lua5.2", "lua5.1", "luajit-2.1" } do -- compiles on every Lua
+      out, ok = sh(("cc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -I/usr/include/%s "
+        .. "-DESC_NO_OPENSSL src/core.c"):format(include))
+      assert(ok, include .. ": " .. out)
+    end
     local needed = sh("readelf -d " .. dir .. "/esconnector/core.so")
     assert.is_nil(needed:find("libssl", 1, true))
     assert.is_nil(needed:find("libcrypto", 1, true))

@@ -8,6 +8,7 @@
  * takes only what belongs to one request.  Every buffer hangs off the
  * userdata, so a Lua error at any point leaks nothing: __gc frees it all. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
