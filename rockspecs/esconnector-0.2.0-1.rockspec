@@ -55,6 +55,7 @@ build = {
       ["esconnector.errors"] = "lua/esconnector/errors.lua",
       ["esconnector.json"] = "lua/esconnector/json.lua",
       ["esconnector.pool"] = "lua/esconnector/pool.lua",
+      ["esconnector.scheduler"] = "lua/esconnector/scheduler.lua",
       ["esconnector.rotation"] = "lua/esconnector/rotation.lua",
       ["esconnector.cli"] = "lua/esconnector/cli.lua",
       ["esconnector.transport.auto"] = "lua/esconnector/transport/auto.lua",

@@ -5,6 +5,12 @@ local json = require "esconnector.json"
 local cli_run = require "spec.support.cli_run"
 local quote, run = cli_run.quote, cli_run.run
 
+local function lines_of(text)
+  local lines = {}
+  for line in text:gmatch("[^\n]+") do lines[#lines + 1] = line end
+  return lines
+end
+
 describe("bin/esconnector #subprocess", function()
   local client
   before_each(function() client = env.client() end)
@@ -14,7 +20,8 @@ describe("bin/esconnector #subprocess", function()
     for _, args in ipairs({ "", "bogus", "get", "update-api-key-id c", "rotate", "rotate a --all",
                             "list --size x", "list --size 0", "list --size -3", "rotate --all --page-size 0",
                             "rotate a --retire-after soon", "reconcile", "reconcile a --grace x", "retire",
-                            "retire a --all" }) do
+                            "retire a --all", "rotate a --concurrency 0", "rotate --all --concurrency 1.5",
+                            "rotate a --concurrency x", "update-api-key-id --from - --concurrency 2.5" }) do
       local _, err, code = run(args)
       assert.are.equal(2, code, args)
       assert.matches("Usage: esconnector", err, 1, true)
@@ -75,6 +82,87 @@ describe("bin/esconnector #subprocess", function()
     end
     assert.are.equal(3, seen)
     for _, id in ipairs(ids) do client.connector:delete{ connector_id = id, hard = true } end
+  end)
+
+  describe("update-api-key-id --from", function()
+    local emulator = require "spec.support.emulator"
+    after_each(function() if emulator.available() then emulator.clear_faults() end end)
+
+    it("answers every input line, in order, bad lines with their own error, then a summary", function()
+      local ids = {}
+      for i = 1, 5 do
+        ids[i] = env.unique("cli-from")
+        assert(client.connector:put{ connector_id = ids[i], name = "from" })
+      end
+      if emulator.available() then -- the first call answers last
+        emulator.fault{ fault = "delay", ms = 600, path = "/" .. ids[1]:gsub("%p", "%%%0") .. "/_api_key_id$" }
+      end
+      local input = table.concat({
+        json.encode{ connector_id = ids[1], api_key_id = "k1" },
+        "not json",
+        json.encode{ connector_id = ids[2], api_key_id = "k2", api_key_secret_id = "s2" },
+        "",
+        json.encode{ connector_id = ids[3] },
+        json.encode{ connector_id = "missing-" .. ids[3], api_key_id = "k" },
+        json.encode{ connector_id = ids[4], api_key_id = "k4", extra = 1 },
+        "[1, 2]",
+        json.encode{ connector_id = ids[5], api_key_secret_id = "s5" },
+      }, "\n") .. "\n"
+      local file = os.tmpname()
+      local f = assert(io.open(file, "wb"))
+      f:write(input)
+      f:close()
+      local out, err, code = run("update-api-key-id --from " .. quote(file) .. " --concurrency 4")
+      os.remove(file)
+      assert.are.equal(1, code, err)
+      local lines = lines_of(out)
+      assert.are.equal(10, #lines, out)
+      assert.are.equal(("line 1: %s: updated"):format(ids[1]), lines[1])
+      assert.are.equal("line 2: FAILED -: not a JSON object", lines[2])
+      assert.are.equal(("line 3: %s: updated"):format(ids[2]), lines[3])
+      assert.are.equal("line 4: FAILED -: an empty line", lines[4])
+      assert.are.equal(("line 5: FAILED %s: neither api_key_id nor api_key_secret_id"):format(ids[3]), lines[5])
+      assert.matches(("^line 6: FAILED missing%%-%s: .*404"):format(ids[3]:gsub("%p", "%%%0")), lines[6])
+      assert.matches("^line 7: FAILED " .. ids[4]:gsub("%p", "%%%0") .. ": unknown field 'extra'", lines[7])
+      assert.are.equal("line 8: FAILED -: not a JSON object", lines[8])
+      assert.are.equal(("line 9: %s: updated"):format(ids[5]), lines[9])
+      assert.are.equal("9 lines: 3 updated, 6 failed", lines[10])
+      local doc = assert(client.connector:get{ connector_id = ids[2] })
+      assert.are.equal("k2", doc.api_key_id)
+      assert.are.equal("s2", doc.api_key_secret_id)
+      assert.are.equal("s5", assert(client.connector:get{ connector_id = ids[5] }).api_key_secret_id)
+      for _, id in ipairs(ids) do client.connector:delete{ connector_id = id, hard = true } end
+    end)
+
+    it("reads stdin with -, answers as JSON lines, and exits 0 when all succeed", function()
+      local ids, input = {}, {}
+      for i = 1, 30 do
+        ids[i] = env.unique("cli-stdin")
+        assert(client.connector:put{ connector_id = ids[i], name = "stdin" })
+        input[i] = json.encode{ connector_id = ids[i], api_key_id = "key-" .. i }
+      end
+      local out, err, code = run("--json update-api-key-id --from - --concurrency 8", nil,
+        table.concat(input, "\r\n"))
+      assert.are.equal(0, code, err)
+      local lines = lines_of(out)
+      assert.are.equal(31, #lines)
+      for i = 1, 30 do
+        assert.are.same({ line = i, ok = true, connector_id = ids[i], result = "updated" }, json.decode(lines[i]))
+        assert.are.equal("key-" .. i, assert(client.connector:get{ connector_id = ids[i] }).api_key_id)
+      end
+      assert.are.same({ summary = { lines = 30, ok = 30, failed = 0 } }, json.decode(lines[31]))
+      for _, id in ipairs(ids) do client.connector:delete{ connector_id = id, hard = true } end
+    end)
+
+    it("refuses --from with a connector id, a bad --concurrency and an unreadable file", function()
+      for _, args in ipairs{ "update-api-key-id c --from -", "update-api-key-id --from - --api-key-id k",
+                             "update-api-key-id --from - --concurrency 0",
+                             "update-api-key-id --from /nonexistent/x" } do
+        local _, err, code = run(args, nil, "")
+        assert.are.equal(2, code, args)
+        assert.matches("esconnector: ", err)
+      end
+    end)
   end)
 
   describe("rotate", function()
@@ -346,6 +434,50 @@ describe("bin/esconnector #subprocess", function()
       local _, err = probe.security:authenticate()
       probe:close()
       assert.are.equal(401, err.status)
+    end)
+
+    it("rotates --all --concurrency N: the same lines, in the same order, several at a time", function()
+      local own = emulator.start{ auth = true }
+      local creds = own.credentials
+      local esconnector = require "esconnector"
+      local admin = esconnector.new{ hosts = { own.url }, basic_auth = { creds.username, creds.password } }
+      for i = 1, 6 do
+        assert(admin.connector:put{ connector_id = "conc-" .. i, index_name = "content-conc-" .. i, is_native = true })
+      end
+      assert(admin.connector:put{ connector_id = "conc-no-index" })
+      local vars = { ES_URL = own.url, ES_API_KEY = "", ES_USERNAME = creds.username, ES_PASSWORD = creds.password }
+      -- the per-connector lines (not progress, FOUND or the closing line)
+      local function per_connector(text)
+        local kept = {}
+        for _, line in ipairs(lines_of(text)) do
+          local id = line:match("^would rotate ([^:]+):") or line:match("^WOULD FAIL ([^:]+):")
+            or line:match("^rotated ([^:]+):") or line:match("^FAILED ([^:]+):")
+          if id then kept[#kept + 1] = id end
+        end
+        return kept
+      end
+      local sequential = per_connector(run("rotate --all --dry-run", vars))
+      -- every request waits 100 ms: 7 rotations of several steps each take
+      -- seconds one at a time, and far less 4 at a time
+      emulator.fault({ fault = "delay", ms = 100, count = 0 }, own)
+      local before = #emulator.requests(own)
+      local started = require("esconnector.core").now_ms()
+      local out, err, code = run("rotate --all --concurrency 4", vars)
+      local took = require("esconnector.core").now_ms() - started
+      assert.are.equal(1, code, err)
+      assert.are.same(sequential, per_connector(out)) -- the same connectors, in the same order
+      assert.are.equal(7, #sequential)
+      assert.matches("FAILED conc%-no%-index:", out)
+      emulator.clear_faults(own)
+      local requests = #emulator.requests(own) - before
+      assert.is_true(requests >= 20, "only " .. requests .. " requests")
+      assert.is_true(took < requests * 100 / 2,
+        ("took %d ms for %d requests of 100 ms"):format(math.floor(took), requests))
+      for i = 1, 6 do
+        assert.is_string(assert(admin.connector:get{ connector_id = "conc-" .. i }).api_key_id)
+      end
+      admin:close()
+      own.stop()
     end)
   end)
 end)

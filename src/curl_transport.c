@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <curl/curl.h>
 #include "compat.h"
 #include "tls_pin.c"
@@ -54,12 +55,33 @@ struct esc_transfer {
   int too_large, head_too_large, out_of_memory;
   struct esc_pin pin;
   char errbuf[CURL_ERROR_SIZE];
+  /* headers is kept from one request to the next while the caller sends
+   * the same lines: built from header_lines Lua lines, for a request with
+   * (headers_body) or without a body; headers_valid once complete */
+  size_t header_lines;
+  int headers_body, headers_valid;
+  int configured; /* esc_easy_configure applied to the easy handle */
+};
+
+/* An easy handle of the multi driver and the transfer it receives into;
+ * allocated on its own since libcurl keeps pointers into xfer. */
+struct esc_slot {
+  CURL *easy;
+  struct esc_transfer xfer;
+  lua_Integer token; /* of the transfer in flight; 0 when idle */
+  lua_Integer token_done; /* of the transfer being reported */
 };
 
 struct esc_curl {
-  CURL *easy;
+  CURL *easy; /* perform's; NULL once closed */
   struct esc_settings settings;
   struct esc_transfer xfer;
+  /* start/poll: one multi handle driving slots' easy handles, made on
+   * the first start; connections stay in the multi's cache */
+  CURLM *multi;
+  struct esc_slot **slots;
+  size_t nslots, slots_cap, running;
+  lua_Integer last_token;
 };
 
 static int esc_buf_add(struct esc_buf *b, const char *data, size_t len)
@@ -135,10 +157,9 @@ static size_t esc_on_header(char *data, size_t size, size_t n, void *ud)
   return len;
 }
 
+/* Clears what one response left; the header list stays (see headers). */
 static void esc_transfer_reset(struct esc_transfer *t)
 {
-  curl_slist_free_all(t->headers);
-  t->headers = NULL;
   t->body.len = t->head.len = 0;
   t->head_status = t->head_done = 0;
   t->too_large = t->head_too_large = t->out_of_memory = 0;
@@ -149,6 +170,9 @@ static void esc_transfer_reset(struct esc_transfer *t)
 static void esc_transfer_free(struct esc_transfer *t)
 {
   esc_transfer_reset(t);
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
+  t->headers_valid = 0;
   esc_buf_free(&t->body);
   esc_buf_free(&t->head);
 }
@@ -372,10 +396,28 @@ static struct esc_curl *esc_check_curl(lua_State *L)
 
 static void esc_curl_release(struct esc_curl *c)
 {
+  size_t i;
   if (c->easy)
     curl_easy_cleanup(c->easy);
   c->easy = NULL;
   esc_transfer_free(&c->xfer);
+  for (i = 0; i < c->nslots; i++) {
+    struct esc_slot *slot = c->slots[i];
+    /* Nothing can be reported from __gc: an abandoned transfer is dropped
+     * whatever libcurl says. */
+    if (slot->easy && slot->token && c->multi)
+      (void)curl_multi_remove_handle(c->multi, slot->easy);
+    if (slot->easy)
+      curl_easy_cleanup(slot->easy);
+    esc_transfer_free(&slot->xfer);
+    free(slot);
+  }
+  free(c->slots);
+  c->slots = NULL;
+  c->nslots = c->slots_cap = c->running = 0;
+  if (c->multi)
+    (void)curl_multi_cleanup(c->multi);
+  c->multi = NULL;
   esc_settings_free(&c->settings);
 }
 
@@ -516,31 +558,102 @@ static int esc_append_header(lua_State *L, struct esc_transfer *t, const char *l
   return 0;
 }
 
-/* Reads the request table at idx (absolute) and sets up h for it: resets h
- * and t, applies the client's settings s, then the request's own fields.
+/* Do the Lua header lines at idx (n of them) match the list the transfer
+ * holds, built for a request with (body) or without a body?  Then it is
+ * reused: no copy, no check, no allocation. */
+static int esc_headers_cached(lua_State *L, int idx, size_t n,
+                              const struct esc_transfer *t, int body)
+{
+  const struct curl_slist *node = t->headers;
+  size_t i;
+  if (!t->headers_valid || t->header_lines != n || t->headers_body != body)
+    return 0;
+  for (i = 1; i <= n; i++, node = node->next) {
+    size_t len;
+    const char *line;
+    int same;
+    esc_rawgeti(L, idx, i);
+    line = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    same = line && strlen(node->data) == len && memcmp(node->data, line, len) == 0;
+    lua_pop(L, 1);
+    if (!same)
+      return 0;
+  }
+  return 1;
+}
+
+/* Builds the transfer's header list from the Lua lines at idx: each one
+ * checked, then "Expect:" (no 100-continue round trip) and, for a body
+ * without a type, "Content-Type:" (libcurl would label it
+ * form-urlencoded).  Returns 0, or sets the stack back to top and pushes
+ * nil, kind, message, code for a refused line (returns 4). */
+static int esc_headers_build(lua_State *L, int idx, size_t n,
+                             struct esc_transfer *t, int body, int top)
+{
+  size_t i;
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
+  t->headers_valid = 0;
+  for (i = 1; i <= n; i++) {
+    size_t len;
+    const char *line;
+    esc_rawgeti(L, idx, i);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      return luaL_error(L, "esconnector: perform: headers must be a list of strings");
+    line = lua_tolstring(L, -1, &len);
+    if (!esc_header_line_ok(line, len)) {
+      lua_settop(L, top); /* the line stays alive in the request table */
+      esc_push_bad_header(L, line, len, i);
+      esc_perform_fail(L, "validation", lua_tostring(L, top + 1), CURLE_OK);
+      lua_remove(L, top + 1); /* the message, copied into the results */
+      return 4;
+    }
+    esc_append_header(L, t, line); /* libcurl copies the line */
+    lua_pop(L, 1);
+  }
+  esc_append_header(L, t, "Expect:");
+  if (body && !esc_has_content_type(t->headers))
+    esc_append_header(L, t, "Content-Type:");
+  t->header_lines = n;
+  t->headers_body = body;
+  t->headers_valid = 1;
+  return 0;
+}
+
+#define ESC_APPLY(h, opt, value)                                             \
+  do {                                                                     \
+    rc = curl_easy_setopt((h), opt, (value));                              \
+    if (rc != CURLE_OK)                                                    \
+      return esc_perform_setopt_fail(L, #opt, rc);                         \
+  } while (0)
+
+/* Reads the request table at req (absolute) and sets up h for it.  The
+ * client's settings s are applied once, when h is first used
+ * (esc_easy_configure); after that only what belongs to this request is set:
+ * no reset, no settings read again, the header list rebuilt only when the
+ * lines change.  copy_body: libcurl keeps its own copy of the body (a
+ * transfer that outlives this call); otherwise h points into the request
+ * table's strings, which must stay alive until the transfer is over.
  * Raises for a programmer error (a field of the wrong type or unknown);
  * returns 0 when h is ready, or pushes nil, kind, message, code and returns
- * 4 (a header with CR/LF/NUL, a refused setopt).  The request table must
- * stay alive until the transfer is over: h points into its strings.
- * Reusable for every easy handle of a multi. */
-static int esc_request_setup(lua_State *L, int idx, CURL *h,
-                             const struct esc_settings *s, struct esc_transfer *t)
+ * 4 (a header with CR/LF/NUL, a refused setopt). */
+static int esc_request_prepare(lua_State *L, int req, CURL *h, const struct esc_settings *s,
+                               struct esc_transfer *t, int copy_body)
 {
   static const char *const known[] = {
     "method", "url", "headers", "body", "connect_timeout_ms", "timeout_ms",
     "fresh_connect", NULL
   };
   const char *method, *url, *body = NULL, *what = NULL;
-  size_t method_len, url_len, body_len = 0, i, n;
+  size_t method_len, url_len, body_len = 0, n = 0;
+  int fresh, top = lua_gettop(L), is_get, is_head, with_body, failed;
   long connect_ms, timeout_ms;
-  int fresh, top = lua_gettop(L);
   CURLcode rc;
-  luaL_checktype(L, idx, LUA_TTABLE);
-  esc_check_fields(L, idx, known, "perform request");
-  lua_getfield(L, idx, "method");
-  lua_getfield(L, idx, "url");
-  lua_getfield(L, idx, "body");
-  lua_getfield(L, idx, "headers"); /* top + 4; the request table anchors them all */
+  esc_check_fields(L, req, known, "perform request");
+  lua_getfield(L, req, "method");
+  lua_getfield(L, req, "url");
+  lua_getfield(L, req, "body");
+  lua_getfield(L, req, "headers");
   if (lua_type(L, top + 1) != LUA_TSTRING || lua_type(L, top + 2) != LUA_TSTRING)
     return luaL_error(L, "esconnector: perform: method and url must be strings");
   method = lua_tolstring(L, top + 1, &method_len);
@@ -552,11 +665,10 @@ static int esc_request_setup(lua_State *L, int idx, CURL *h,
   }
   if (!lua_isnil(L, top + 4) && !lua_istable(L, top + 4))
     return luaL_error(L, "esconnector: perform: headers must be a list of strings");
-  fresh = esc_field_bool(L, idx, "fresh_connect", 0);
-  connect_ms = esc_field_ms(L, idx, "connect_timeout_ms", s->connect_timeout_ms);
-  timeout_ms = esc_field_ms(L, idx, "timeout_ms", s->timeout_ms);
+  fresh = esc_field_bool(L, req, "fresh_connect", 0);
+  connect_ms = esc_field_ms(L, req, "connect_timeout_ms", s->connect_timeout_ms);
+  timeout_ms = esc_field_ms(L, req, "timeout_ms", s->timeout_ms);
 
-  curl_easy_reset(h); /* keeps the connection cache */
   esc_transfer_reset(t);
   if (!esc_token_ok(method, method_len)) {
     lua_settop(L, top);
@@ -568,66 +680,59 @@ static int esc_request_setup(lua_State *L, int idx, CURL *h,
     return esc_perform_fail(L, "validation", "the URL contains a space, a control "
                             "character or a non-ASCII byte: refused", CURLE_OK);
   }
+  is_get = strcmp(method, "GET") == 0 && !body;
+  is_head = strcmp(method, "HEAD") == 0;
+  with_body = !is_get && !is_head &&
+              (body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0);
   if (lua_istable(L, top + 4)) {
     n = esc_rawlen(L, top + 4);
     if (n > INT_MAX)
       return luaL_error(L, "esconnector: perform: too many headers");
-    for (i = 1; i <= n; i++) {
-      size_t len;
-      const char *line;
-      esc_rawgeti(L, top + 4, i);
-      if (lua_type(L, -1) != LUA_TSTRING)
-        return luaL_error(L, "esconnector: perform: headers must be a list of strings");
-      line = lua_tolstring(L, -1, &len);
-      if (!esc_header_line_ok(line, len)) {
-        lua_settop(L, top); /* the line stays alive in the request table */
-        esc_push_bad_header(L, line, len, i);
-        esc_perform_fail(L, "validation", lua_tostring(L, top + 1), CURLE_OK);
-        lua_remove(L, top + 1); /* the message, copied into the results */
-        return 4;
-      }
-      esc_append_header(L, t, line); /* libcurl copies the line */
-      lua_pop(L, 1);
-    }
   }
-  esc_append_header(L, t, "Expect:"); /* no 100-continue round trip */
-  lua_settop(L, top);
+  if (!esc_headers_cached(L, top + 4, n, t, with_body) &&
+      (failed = esc_headers_build(L, top + 4, n, t, with_body, top)) != 0)
+    return failed;
+  lua_settop(L, top); /* the request table anchors its strings */
 
-  rc = esc_easy_configure(h, s, t, &what);
-#define ESC_REQUEST_OPT(opt, value)                                          \
-  do {                                                                     \
-    if (rc == CURLE_OK) {                                                  \
-      rc = curl_easy_setopt(h, opt, (value));                              \
-      what = #opt;                                                         \
-    }                                                                      \
-  } while (0)
-  ESC_REQUEST_OPT(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-  ESC_REQUEST_OPT(CURLOPT_TIMEOUT_MS, timeout_ms);
-  ESC_REQUEST_OPT(CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
-  ESC_REQUEST_OPT(CURLOPT_URL, url);
-  if (strcmp(method, "GET") == 0 && !body) {
-    ESC_REQUEST_OPT(CURLOPT_HTTPGET, 1L);
-  } else if (strcmp(method, "HEAD") == 0) {
-    ESC_REQUEST_OPT(CURLOPT_NOBODY, 1L);
-  } else {
-    ESC_REQUEST_OPT(CURLOPT_CUSTOMREQUEST, method);
-    if (body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
-      /* libcurl would label a body it posts form-urlencoded */
-      if (!esc_has_content_type(t->headers))
-        esc_append_header(L, t, "Content-Type:");
-      ESC_REQUEST_OPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-      ESC_REQUEST_OPT(CURLOPT_POSTFIELDS, body ? body : "");
-    }
+  if (!t->configured) {
+    rc = esc_easy_configure(h, s, t, &what);
+    if (rc != CURLE_OK)
+      return esc_perform_setopt_fail(L, what, rc);
+    t->configured = 1;
   }
-  ESC_REQUEST_OPT(CURLOPT_HTTPHEADER, t->headers);
-#undef ESC_REQUEST_OPT
-  if (rc != CURLE_OK)
-    return esc_perform_setopt_fail(L, what, rc);
+  ESC_APPLY(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+  ESC_APPLY(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+  ESC_APPLY(h, CURLOPT_FRESH_CONNECT, fresh ? 1L : 0L);
+  ESC_APPLY(h, CURLOPT_URL, url);
+  /* GET first: it clears what an earlier request set (a body, HEAD's
+   * no-body); the method and body of this one go on top */
+  ESC_APPLY(h, CURLOPT_HTTPGET, 1L);
+  if (is_head)
+    ESC_APPLY(h, CURLOPT_NOBODY, 1L);
+  ESC_APPLY(h, CURLOPT_CUSTOMREQUEST, is_get || is_head ? (const char *)NULL : method);
+  if (with_body) {
+    ESC_APPLY(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    if (copy_body)
+      ESC_APPLY(h, CURLOPT_COPYPOSTFIELDS, body ? body : "");
+    else /* the request table keeps body alive through perform */
+      ESC_APPLY(h, CURLOPT_POSTFIELDS, body ? body : "");
+  }
+  ESC_APPLY(h, CURLOPT_HTTPHEADER, t->headers);
   return 0;
 }
 
+/* esc_request_prepare for a blocking transfer: h points into the request
+ * table's strings.  Reusable for any easy handle (the fuzzer sets up
+ * random requests with it). */
+static int esc_request_setup(lua_State *L, int idx, CURL *h,
+                             const struct esc_settings *s, struct esc_transfer *t)
+{
+  luaL_checktype(L, idx, LUA_TTABLE);
+  return esc_request_prepare(L, idx, h, s, t, 0);
+}
+
 /* Pushes what a finished transfer gave: { status, headers, body } (returns
- * 1), or nil, kind, message, code (returns 4).  Reusable for a multi. */
+ * 1), or nil, kind, message, code (returns 4).  Used by perform and poll. */
 static int esc_push_result(lua_State *L, CURL *h, const struct esc_transfer *t, CURLcode rc)
 {
   long status = 0;
@@ -671,17 +776,179 @@ static int esc_push_result(lua_State *L, CURL *h, const struct esc_transfer *t, 
  *                          | nil, kind, message, curl code (or nil)
  * request = { method, url, headers = { "Name: value", ... }, body,
  *             connect_timeout_ms, timeout_ms, fresh_connect }
- * Everything else was fixed by curl_new(settings). */
+ * Everything else was fixed by curl_new(settings).  Blocks. */
 static int esc_curl_perform(lua_State *L)
 {
   struct esc_curl *c = esc_check_curl(L);
-  int pushed;
+  int failed;
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
-  pushed = esc_request_setup(L, 2, c->easy, &c->settings, &c->xfer);
-  if (pushed)
-    return pushed;
+  failed = esc_request_setup(L, 2, c->easy, &c->settings, &c->xfer);
+  if (failed)
+    return failed;
   return esc_push_result(L, c->easy, &c->xfer, curl_easy_perform(c->easy));
+}
+
+/* An idle slot of the multi driver, made (and kept) when none is free. */
+static struct esc_slot *esc_idle_slot(lua_State *L, struct esc_curl *c)
+{
+  struct esc_slot *slot;
+  size_t i;
+  CURLcode rc;
+  for (i = 0; i < c->nslots; i++)
+    if (!c->slots[i]->token)
+      return c->slots[i];
+  if (c->nslots == c->slots_cap) {
+    size_t cap = c->slots_cap ? c->slots_cap * 2 : 8;
+    struct esc_slot **grown = cap < SIZE_MAX / sizeof *grown
+                              ? realloc(c->slots, cap * sizeof *grown) : NULL;
+    if (!grown)
+      luaL_error(L, "esconnector: out of memory");
+    c->slots = grown;
+    c->slots_cap = cap;
+  }
+  slot = calloc(1, sizeof *slot);
+  if (!slot)
+    luaL_error(L, "esconnector: out of memory");
+  c->slots[c->nslots++] = slot; /* owned by the handle from here on */
+  slot->easy = curl_easy_init();
+  if (!slot->easy)
+    luaL_error(L, "esconnector: curl_easy_init failed");
+  rc = curl_easy_setopt(slot->easy, CURLOPT_PRIVATE, (void *)slot);
+  if (rc != CURLE_OK)
+    luaL_error(L, "esconnector: libcurl refused CURLOPT_PRIVATE: %s", curl_easy_strerror(rc));
+  return slot;
+}
+
+static int esc_multi_fail(lua_State *L, CURLMcode mc)
+{
+  lua_pushfstring(L, "libcurl's multi interface failed: %s", curl_multi_strerror(mc));
+  return esc_perform_fail(L, "connection", lua_tostring(L, -1), CURLE_OK);
+}
+
+/* handle:start(request) -> token | nil, kind, message, curl code
+ * Begins the request (as for perform) on the handle's multi driver and
+ * returns at once; handle:poll() reports it finished. */
+static int esc_curl_start(lua_State *L)
+{
+  struct esc_curl *c = esc_check_curl(L);
+  struct esc_slot *slot;
+  CURLMcode mc;
+  int failed;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  if (!c->multi) {
+    c->multi = curl_multi_init();
+    if (!c->multi)
+      return luaL_error(L, "esconnector: curl_multi_init failed");
+    /* HTTP/1.1 one request at a time per connection: no pipelining (and
+     * no HTTP/2 multiplexing, which is never negotiated over plain http) */
+    mc = curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+    if (mc != CURLM_OK)
+      return esc_multi_fail(L, mc);
+  }
+  slot = esc_idle_slot(L, c);
+  failed = esc_request_prepare(L, 2, slot->easy, &c->settings, &slot->xfer, 1);
+  if (failed)
+    return failed;
+  mc = curl_multi_add_handle(c->multi, slot->easy);
+  if (mc != CURLM_OK)
+    return esc_multi_fail(L, mc);
+  slot->token = ++c->last_token;
+  c->running++;
+  lua_pushinteger(L, slot->token);
+  return 1;
+}
+
+/* Appends every finished transfer to the list at out as { token, response }
+ * or { token, nil, { kind =, message = } }; returns how many. */
+static int esc_collect(lua_State *L, struct esc_curl *c, int out, int count)
+{
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+    CURL *easy = msg->easy_handle;
+    CURLcode result = msg->data.result, rc;
+    CURLMcode mc;
+    char *priv = NULL;
+    struct esc_slot *slot;
+    int pushed, entry;
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    rc = curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    if (rc != CURLE_OK || !priv)
+      return luaL_error(L, "esconnector: a finished transfer has no slot");
+    slot = (struct esc_slot *)(void *)priv;
+    mc = curl_multi_remove_handle(c->multi, easy); /* msg is invalid now */
+    if (mc != CURLM_OK)
+      return luaL_error(L, "esconnector: curl_multi_remove_handle: %s", curl_multi_strerror(mc));
+    slot->token_done = slot->token;
+    slot->token = 0;
+    c->running--;
+    luaL_checkstack(L, 12, "esconnector: poll");
+    lua_createtable(L, 3, 0);
+    entry = lua_gettop(L);
+    lua_pushinteger(L, slot->token_done);
+    lua_rawseti(L, entry, 1);
+    pushed = esc_push_result(L, easy, &slot->xfer, result);
+    if (pushed == 1) {
+      lua_rawseti(L, entry, 2);
+    } else { /* nil, kind, message, code on top (a message may lie below) */
+      lua_createtable(L, 0, 3);
+      lua_pushvalue(L, -4);
+      lua_setfield(L, -2, "kind");
+      lua_pushvalue(L, -3);
+      lua_setfield(L, -2, "message");
+      lua_pushvalue(L, -2);
+      lua_setfield(L, -2, "code");
+      lua_rawseti(L, entry, 3);
+    }
+    lua_settop(L, entry);
+    lua_rawseti(L, out, ++count);
+  }
+  return count;
+}
+
+static double esc_monotonic_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* handle:poll(timeout_ms) -> { { token, response }, { token, nil, err }, ... }
+ * Drives every started transfer; returns as soon as one or more have
+ * finished, or after timeout_ms (an empty list). */
+static int esc_curl_poll(lua_State *L)
+{
+  struct esc_curl *c = esc_check_curl(L);
+  lua_Number timeout = luaL_optnumber(L, 2, 0);
+  double deadline;
+  int out, count = 0, still;
+  CURLMcode mc;
+  if (timeout != timeout || timeout < 0)
+    timeout = 0;
+  if (timeout > ESC_MAX_TIMEOUT_MS)
+    timeout = ESC_MAX_TIMEOUT_MS;
+  lua_settop(L, 2);
+  lua_newtable(L);
+  out = lua_gettop(L);
+  if (!c->multi || c->running == 0)
+    return 1;
+  deadline = esc_monotonic_ms() + (double)timeout;
+  for (;;) {
+    double left;
+    mc = curl_multi_perform(c->multi, &still);
+    if (mc != CURLM_OK)
+      return luaL_error(L, "esconnector: curl_multi_perform: %s", curl_multi_strerror(mc));
+    count = esc_collect(L, c, out, count);
+    left = deadline - esc_monotonic_ms();
+    if (count > 0 || c->running == 0 || left <= 0)
+      return 1;
+    mc = curl_multi_poll(c->multi, NULL, 0, (int)(left + 0.999), NULL);
+    if (mc != CURLM_OK)
+      return luaL_error(L, "esconnector: curl_multi_poll: %s", curl_multi_strerror(mc));
+  }
 }
 
 /* core.curl_new([settings]) -> handle
@@ -708,6 +975,8 @@ static void esc_register_curl(lua_State *L)
 {
   static const luaL_Reg methods[] = {
     { "perform", esc_curl_perform },
+    { "start", esc_curl_start },
+    { "poll", esc_curl_poll },
     { "close", esc_curl_gc }, /* both release everything, once */
     { NULL, NULL }
   };

@@ -67,9 +67,13 @@ local function build_parser()
   parser:command_target("command")
 
   local update = parser:command("update-api-key-id", "Set a connector's api_key_id and/or api_key_secret_id.")
-  update:argument("connector_id", "The connector.")
+  update:argument("connector_id", "The connector."):args("?")
   update:option("--api-key-id", "The API key id.")
   update:option("--api-key-secret-id", "The connector secret id (Elastic-managed connectors).")
+  update:option("--from", "Many connectors: FILE (or - for stdin) with one JSON object per line, "
+    .. "{\"connector_id\":..., \"api_key_id\":..., \"api_key_secret_id\":...}; one result line per input "
+    .. "line, in order, then a summary.")
+  update:option("--concurrency", "With --from: calls in flight at once."):convert(tonumber):default("16")
 
   local rotate = parser:command("rotate", "Rotate connectors' API keys safely.")
   rotate:argument("connector_id", "Connectors to rotate."):args("*")
@@ -78,6 +82,7 @@ local function build_parser()
   rotate:option("--expiration", "Lifetime of the new keys, e.g. 30d.")
   rotate:option("--page-size", "With --all: connectors read per connector.list call."):convert(tonumber)
     :default("100")
+  rotate:option("--concurrency", "Connectors rotated at once."):convert(tonumber):default("1")
   rotate:option("--key-dir", "Self-managed connectors: write each new encoded key to DIR/<connector_id>.key "
     .. "(mode 0600) for their service; needed to rotate them.")
   rotate:option("--retire-after", "Keep each old key valid this long after the switch (e.g. 1h), so that "
@@ -219,7 +224,105 @@ function commands.list(client, args, say)
   return 0
 end
 
-commands["update-api-key-id"] = function(client, args, say)
+-- The update of one --from line: params, or nil, why the line is bad and
+-- the connector id when there is one.
+local function update_params(line)
+  local doc = json.decode(line)
+  if type(doc) ~= "table" or doc[1] ~= nil then
+    return nil, line:find("%S") and "not a JSON object" or "an empty line"
+  end
+  local id = type(doc.connector_id) == "string" and doc.connector_id or nil
+  for key, value in pairs(doc) do
+    if key ~= "connector_id" and key ~= "api_key_id" and key ~= "api_key_secret_id" then
+      return nil, ("unknown field '%s' (connector_id, api_key_id, api_key_secret_id)"):format(tostring(key)), id
+    end
+    if type(value) ~= "string" and not (key ~= "connector_id" and value == json.null) then
+      return nil, ("%s must be a string"):format(key), id
+    end
+  end
+  if not id or id == "" then return nil, "no connector_id" end
+  if doc.api_key_id == nil and doc.api_key_secret_id == nil then
+    return nil, "neither api_key_id nor api_key_secret_id", id
+  end
+  return doc
+end
+
+local function concurrency_ok(args)
+  local n = args.concurrency
+  return n ~= nil and n >= 1 and n == math.floor(n) and n < math.huge
+end
+
+local FROM_CHUNK = 1000 -- lines read and sent per batch: memory stays bounded
+
+-- update-api-key-id --from FILE: every line becomes a call or an error of
+-- its own; results are printed in input order as each chunk completes.
+local function update_from(client, args, say, io_in)
+  local input, why = io_in, nil
+  if args.from ~= "-" then input, why = io.open(args.from, "r") end
+  if not input then return 2, "cannot read --from: " .. tostring(why) end
+  if not concurrency_ok(args) then return 2, "--concurrency must be a whole number of 1 or more" end
+  local number, ok_count, failed = 0, 0, 0
+  local function report(line_no, id, res, err)
+    if res then
+      ok_count = ok_count + 1
+      say(args.json and json.encode{ line = line_no, ok = true, connector_id = id, result = res.result }
+        or ("line %d: %s: %s"):format(line_no, id, tostring(res.result)))
+    else
+      failed = failed + 1
+      if args.json then
+        local e = error_json(err)
+        e.line, e.connector_id = line_no, id
+        say(json.encode(e))
+      else
+        say(("line %d: FAILED %s: %s"):format(line_no, id or "-", err.message or tostring(err)))
+      end
+    end
+  end
+  local done = false
+  while not done do
+    local lines = {}
+    for _ = 1, FROM_CHUNK do
+      local line = input:read("*l")
+      if not line then done = true break end
+      lines[#lines + 1] = line:gsub("\r$", "")
+    end
+    local calls, bad, ids = {}, {}, {}
+    for i, line in ipairs(lines) do
+      local params, problem, id = update_params(line)
+      if params then
+        ids[i] = params.connector_id
+        calls[#calls + 1] = { "connector.update_api_key_id", params }
+      else
+        ids[i] = id or false
+        bad[i] = { kind = "validation", message = problem }
+      end
+    end
+    local results = client:batch(calls, { concurrency = args.concurrency })
+    local k = 0
+    for i = 1, #lines do
+      if bad[i] then
+        report(number + i, ids[i] or nil, nil, bad[i])
+      else
+        k = k + 1
+        report(number + i, ids[i], results[k].result, results[k].err)
+      end
+    end
+    number = number + #lines
+  end
+  if input ~= io_in then input:close() end
+  say(args.json and json.encode{ summary = { lines = number, ok = ok_count, failed = failed } }
+    or ("%d lines: %d updated, %d failed"):format(number, ok_count, failed))
+  return failed > 0 and 1 or 0
+end
+
+commands["update-api-key-id"] = function(client, args, say, _, io_in)
+  if args.from then
+    if args.connector_id or args.api_key_id or args.api_key_secret_id then
+      return 2, "give --from or a connector id with its ids, not both"
+    end
+    return update_from(client, args, say, io_in)
+  end
+  if not args.connector_id then return 2, "give a connector id, or --from FILE" end
   if not args.api_key_id and not args.api_key_secret_id then
     return 2, "give --api-key-id, --api-key-secret-id or both"
   end
@@ -299,6 +402,7 @@ function commands.rotate(client, args, say, complain)
   if not args.all and #ids == 0 then return 2, "give connector ids or --all" end
   local bad = check_size(args.page_size, "--page-size")
   if bad then return 2, bad end
+  if not concurrency_ok(args) then return 2, "--concurrency must be a whole number of 1 or more" end
   local retire_after
   if args.retire_after then
     retire_after = seconds(args.retire_after)
@@ -319,17 +423,7 @@ function commands.rotate(client, args, say, complain)
     if not ids then return 1, err end
   end
   local rotated, failed, left = 0, 0, 0
-  for i, id in ipairs(ids) do
-    complain(("esconnector: rotating %s (%d/%d)"):format(id, i, #ids))
-    local on_key
-    if args.key_dir then
-      on_key = function(encoded)
-        return write_key(args.key_dir, id, encoded, complain)
-      end
-    end
-    local report, err = client:rotate_api_key{ connector_id = id, dry_run = args.dry_run,
-      expiration = args.expiration, on_key = on_key, retire_after = retire_after,
-      credentials_checked = true }
+  local function print_one(id, report, err)
     local found = report and report.found or err and err.found
     if report and report.dry_run then
       if report.would_fail then failed = failed + 1 else rotated = rotated + 1 end
@@ -368,6 +462,40 @@ function commands.rotate(client, args, say, complain)
     end
     if not args.json then left = left + print_found(id, found, say) end
   end
+  -- --concurrency N rotates N at a time; each result is printed, in input
+  -- order, as soon as it and every one before it are done (a killed cron
+  -- job keeps the record of what finished).
+  local outcome, next_to_print = {}, 1
+  local function flush()
+    while outcome[next_to_print] do
+      local o = outcome[next_to_print]
+      print_one(ids[next_to_print], o.report, o.err)
+      next_to_print = next_to_print + 1
+    end
+  end
+  local rotations = {}
+  for i, id in ipairs(ids) do
+    local on_key
+    if args.key_dir then
+      on_key = function(encoded)
+        return write_key(args.key_dir, id, encoded, complain)
+      end
+    end
+    rotations[i] = function()
+      complain(("esconnector: rotating %s (%d/%d)"):format(id, i, #ids))
+      local report, err = client:rotate_api_key{ connector_id = id, dry_run = args.dry_run,
+        expiration = args.expiration, on_key = on_key, retire_after = retire_after,
+        credentials_checked = true }
+      outcome[i] = { report = report, err = err }
+      flush()
+      return report, err
+    end
+  end
+  local done = client:concurrently(rotations, { concurrency = args.concurrency })
+  for i = 1, #ids do -- a rotation that raised: its error stands for it
+    if not outcome[i] then outcome[i] = { err = done[i].err } end
+  end
+  flush()
   if args.json then
     say(json.encode{ summary = true, rotated = rotated, failed = failed, leftovers = left, dry_run = args.dry_run })
   else
@@ -445,13 +573,14 @@ function commands.retire(client, args, say)
 end
 
 --- Runs the tool.  argv: the arguments; io_out/io_err: files (default the
--- standard ones); env: a getenv.  Returns the exit code.
+-- standard ones); env: a getenv; io_in: standard input.  Returns the exit code.
 -- @tparam table argv the arguments (as `arg`)
 -- @param[opt] io_out where output goes (default `io.stdout`)
 -- @param[opt] io_err where diagnostics go (default `io.stderr`)
 -- @tparam[opt] function env a getenv (default `os.getenv`)
--- @treturn int the exit code: 0 ok, 1 an API call failed, 2 bad usage
-function cli.main(argv, io_out, io_err, env)
+-- @param[opt] io_in standard input, for `--from -` (default `io.stdin`)
+-- @treturn int the exit code: 0 ok, 1 an API call failed or something is left over, 2 bad usage
+function cli.main(argv, io_out, io_err, env, io_in)
   -- line by line even into a pipe or file: a killed cron job keeps its record
   if not io_out then io.stdout:setvbuf("line") end
   local say, complain = writer(io_out or io.stdout), writer(io_err or io.stderr)
@@ -485,7 +614,7 @@ function cli.main(argv, io_out, io_err, env)
     complain("esconnector: " .. why)
     return 2
   end
-  local code, err = commands[args.command](client, args, say, complain)
+  local code, err = commands[args.command](client, args, say, complain, io_in or io.stdin)
   client:close()
   if code == 2 then
     complain((command_parsers[args.command] or parser):get_usage())

@@ -6,6 +6,7 @@ local core = require "esconnector.core"
 local json = require "esconnector.json"
 local errors = require "esconnector.errors"
 local pool = require "esconnector.pool"
+local scheduler = require "esconnector.scheduler"
 
 local client = {}
 
@@ -168,31 +169,38 @@ local LIMITS = {
 }
 local NON_NEGATIVE = { max_retries = true, retry_backoff_ms = true, max_retry_backoff_ms = true }
 
--- Raises (at the caller's caller) for an unknown or ill-typed option.
-local function check_options(options, types, what)
+-- What is wrong with the options (unknown or ill-typed), or nil.
+local function options_problem(options, types, what)
   for key, value in pairs(options) do
     local spec = types[key]
     if not spec then
-      error(("esconnector: unknown %s '%s' (known: %s)"):format(
-        what, tostring(key), table.concat(sorted_keys(types), ", ")), 3)
+      return ("esconnector: unknown %s '%s' (known: %s)"):format(
+        what, tostring(key), table.concat(sorted_keys(types), ", "))
     end
     if not type_matches(value, spec) then
-      error(("esconnector: %s '%s' must be a %s, got a %s"):format(
-        what, key, spec:gsub("|", " or "), type(value)), 3)
+      return ("esconnector: %s '%s' must be a %s, got a %s"):format(
+        what, key, spec:gsub("|", " or "), type(value))
     end
     -- "not (1 <= v <= max)" rather than "v < 1 or v > max": NaN is refused too
     local max = LIMITS[key]
     if max and not (value >= 1 and value <= max) then -- luacheck: ignore 581
-      error(("esconnector: %s '%s' must be at least 1 and at most %d, got %s"):format(
-        what, key, max, tostring(value)), 3)
+      return ("esconnector: %s '%s' must be at least 1 and at most %d, got %s"):format(
+        what, key, max, tostring(value))
     end
     if NON_NEGATIVE[key] and not (value >= 0 and value < math.huge) then -- luacheck: ignore 581
-      error(("esconnector: %s '%s' must be 0 or more (and finite), got %s"):format(what, key, tostring(value)), 3)
+      return ("esconnector: %s '%s' must be 0 or more (and finite), got %s"):format(what, key, tostring(value))
     end
   end
   if options.compatible_with and options.compatible_with ~= 8 and options.compatible_with ~= 9 then
-    error(("esconnector: compatible_with must be 8 or 9, got %s"):format(tostring(options.compatible_with)), 3)
+    return ("esconnector: compatible_with must be 8 or 9, got %s"):format(tostring(options.compatible_with))
   end
+  return nil
+end
+
+-- Raises (at the caller's caller) for an unknown or ill-typed option.
+local function check_options(options, types, what)
+  local problem = options_problem(options, types, what)
+  if problem then error(problem, 3) end
 end
 
 local function check_header(name, value)
@@ -365,9 +373,11 @@ for _, row in ipairs(core.catalog()) do
   IDEMPOTENT[row.name] = not CREATES[row.name] and (row.method ~= "POST" or SAFE_POSTS[row.name] == true)
 end
 client.IDEMPOTENT = IDEMPOTENT
+local KNOWN_APIS = {}
 for _, row in ipairs(core.catalog()) do
   local ns, method = row.name:match("^([%w_]+)%.([%w_]+)$")
   local api = row.name
+  KNOWN_APIS[api] = true
   local call = function(namespace_or_client, params, call_options)
     local c = namespace_or_client._client or namespace_or_client
     return c:request(api, params, call_options)
@@ -382,11 +392,15 @@ end
 -- The REST spec's older names: connector_secret:get == connector:secret_get,
 -- connector_sync_job:post == connector:sync_job_post.
 METHODS.connector_secret, METHODS.connector_sync_job = {}, {}
+local API_ALIASES = {} -- "connector_secret.get" -> "connector.secret_get", for client:request
 for method, call in pairs(METHODS.connector) do
-  local short = method:match("^secret_(.+)$")
-  if short then METHODS.connector_secret[short] = call end
-  short = method:match("^sync_job_(.+)$")
-  if short then METHODS.connector_sync_job[short] = call end
+  for _, old in ipairs{ "secret", "sync_job" } do
+    local short = method:match("^" .. old .. "_(.+)$")
+    if short then
+      METHODS["connector_" .. old][short] = call
+      API_ALIASES["connector_" .. old .. "." .. short] = "connector." .. method
+    end
+  end
 end
 
 --- Iterates over every connector, page after page (`connector.list` with
@@ -524,7 +538,21 @@ function client.new(options)
     headers[#headers + 1] = name .. ": " .. options.headers[name]
   end
   self.headers = headers
-  credentials[self] = authorization(options, url_user, url_password)
+  -- The whole header lists of a call with no per-call headers, made once:
+  -- for a request without a body and with one.  They hold the credential,
+  -- so they live apart from the client's fields too.
+  local auth = authorization(options, url_user, url_password)
+  local plain, with_body = {}, {}
+  for i, h in ipairs(headers) do plain[i], with_body[i] = h, h end
+  with_body[#with_body + 1] = "Content-Type: application/vnd.elasticsearch+json; compatible-with="
+    .. self.compatible_with
+  if auth then
+    plain[#plain + 1] = "Authorization: " .. auth
+    with_body[#with_body + 1] = "Authorization: " .. auth
+  end
+  -- a custom transport might change the list it is given: it gets copies
+  credentials[self] = { auth = auth, plain = plain, with_body = with_body,
+    shared = type(options.transport) ~= "table" }
   self.transport = new_transport(options.transport or DEFAULTS.transport, options.allow_blocking, {
     connect_timeout_ms = self.connect_timeout_ms, timeout_ms = self.request_timeout_ms,
     verify_peer = self.verify_tls or self.ca_fingerprint ~= nil, verify_host = self.verify_tls,
@@ -622,6 +650,44 @@ end
 
 --- Calls one API: validates params in the C core, sends, interprets.
 -- Returns the decoded response body, or nil and an error object.
+-- Params or call options when there are none (never written to).
+local EMPTY = {}
+
+-- The header lines of one call: the client's lists made in new() as they
+-- are, unless the call adds headers of its own (call_options.headers, then
+-- extra: perform_request's), which may replace the Content-Type and the
+-- credentials.
+local function call_headers(self, body, call_options, extra)
+  local cred = credentials[self]
+  local compress = body and self.http_compress
+  if cred.shared and not call_options.opaque_id and not call_options.headers and not extra and not compress then
+    return body and cred.with_body or cred.plain
+  end
+  local headers = {}
+  for i, h in ipairs(self.headers) do headers[i] = h end
+  local has_type = false
+  for name in pairs(extra or EMPTY) do
+    if name:lower() == "content-type" then has_type = true end
+  end
+  if body and not has_type then headers[#headers + 1] = cred.with_body[#self.headers + 1] end -- Content-Type
+  if call_options.opaque_id then
+    check_header("X-Opaque-Id", call_options.opaque_id)
+    headers[#headers + 1] = "X-Opaque-Id: " .. call_options.opaque_id
+  end
+  local auth = cred.auth
+  for _, given in ipairs{ call_options.headers or EMPTY, extra or EMPTY } do
+    for _, name in ipairs(sorted_keys(given)) do
+      check_header(name, given[name])
+      if name:lower() == "authorization" then auth = nil end -- the call's own replaces the client's
+      headers[#headers + 1] = name .. ": " .. given[name]
+    end
+  end
+  if auth then headers[#headers + 1] = "Authorization: " .. auth end
+  if compress then headers[#headers + 1] = "Content-Encoding: gzip" end
+  return headers
+end
+
+
 -- Every namespace method calls this (`client.connector:get{...}` is
 -- `client:request("connector.get", {...})`).
 -- @tparam string api the catalog name, like `"connector.update_api_key_id"`
@@ -632,25 +698,27 @@ end
 -- @return[2] an error object (`kind = "validation"` when the local check refused it)
 -- @raise when params or call_options is not a table, or a call option is unknown
 function Client:request(api, params, call_options)
-  api = api:gsub("^connector_secret%.", "connector.secret_"):gsub("^connector_sync_job%.", "connector.sync_job_")
-  if params == nil then params = {} end
+  api = API_ALIASES[api] or api
+  if params == nil then params = EMPTY end
   if type(params) ~= "table" then
     error(("esconnector: %s takes a table of parameters"):format(api), 3)
   end
-  call_options = call_options or {}
-  if type(call_options) ~= "table" then
+  if call_options == nil then
+    call_options = EMPTY
+  elseif type(call_options) ~= "table" then
     error("esconnector: call options must be a table", 3)
+  elseif next(call_options) ~= nil then
+    check_options(call_options, CALL_OPTION_TYPES, "call option")
   end
-  check_options(call_options, CALL_OPTION_TYPES, "call option")
   local validate = self.validate
   if call_options.validate ~= nil then validate = call_options.validate end
 
+  -- prepare: method, path, query and body, validated by the C core
   local prepared, err = core.prepare(api, params, validate)
   if not prepared then
     err.api = api
     return nil, errors.new(err)
   end
-
   local body
   if prepared.body then
     local encode_err
@@ -660,37 +728,10 @@ function Client:request(api, params, call_options)
         message = "cannot encode the body as JSON: " .. tostring(encode_err) }
     end
   end
-  return self:send(api, prepared, self:call_headers(body, call_options), body, call_options)
-end
-
--- The headers of one call: the client's, the body's type, the call's own
--- (call_options.headers, then extra), the credentials; gzips the body when
--- asked.  Returns the headers and the body to send.
-function Client:call_headers(body, call_options, extra)
-  local headers = {}
-  for i, h in ipairs(self.headers) do headers[i] = h end
-  local has_type = false
-  for name in pairs(extra or {}) do
-    if name:lower() == "content-type" then has_type = true end
-  end
-  if body and not has_type then
-    headers[#headers + 1] = "Content-Type: application/vnd.elasticsearch+json; compatible-with="
-      .. self.compatible_with
-  end
-  if call_options.opaque_id then
-    check_header("X-Opaque-Id", call_options.opaque_id)
-    headers[#headers + 1] = "X-Opaque-Id: " .. call_options.opaque_id
-  end
-  local auth = credentials[self]
-  for _, given in ipairs{ call_options.headers or {}, extra or {} } do
-    for _, name in ipairs(sorted_keys(given)) do
-      check_header(name, given[name])
-      if name:lower() == "authorization" then auth = nil end -- the call's own replaces the client's
-      headers[#headers + 1] = name .. ": " .. given[name]
-    end
-  end
-  if auth then headers[#headers + 1] = "Authorization: " .. auth end
-  return headers
+  local headers = call_headers(self, body, call_options)
+  if body and self.http_compress then body = core.gzip(body) end
+  -- transport and interpret, with retries
+  return self:send(api, prepared, headers, body, call_options)
 end
 
 -- Body fields perform_request scrubs from errors: every secret field any
@@ -784,8 +825,18 @@ function Client:perform_request(method, path, params, call_options)
     end
   end
   local prepared = { method = method, path = path, query = query, secrets = secrets, interpret = interpret_any }
-  return self:send("perform_request", prepared, self:call_headers(body, call_options, params.headers), body,
-    call_options)
+  local headers = call_headers(self, body, call_options, params.headers)
+  if body and self.http_compress then body = core.gzip(body) end
+  return self:send("perform_request", prepared, headers, body, call_options)
+end
+
+-- A failed call's error: the attempts it made, scrubbed of the request's
+-- secrets.
+local function failure(api, prepared, attempts, history, err)
+  err.api, err.attempts, err.history = api, attempts, history
+  local secrets = prepared.secrets or request_secrets(api, prepared.body)
+  if #secrets > 0 then scrub(err, secrets, {}) end
+  return nil, errors.new(err)
 end
 
 -- The retry loop: picks nodes, sends, interprets, retries what may be
@@ -805,19 +856,9 @@ function Client:send(api, prepared, headers, body, call_options)
   local deadline_ms = call_options.deadline_ms or self.deadline_ms
   local started = transport:now_ms()
   local deadline_at = deadline_ms and started + deadline_ms
-  local path = prepared.path .. (prepared.query and "?" .. prepared.query or "")
-  local secrets = prepared.secrets or request_secrets(api, prepared.body)
-  if body and self.http_compress then
-    body = core.gzip(body)
-    headers[#headers + 1] = "Content-Encoding: gzip"
-  end
-  local history = {}
+  local path = prepared.query and prepared.path .. "?" .. prepared.query or prepared.path
+  local history = {} -- the failed attempts
   local attempt = 0
-  local function fail(err)
-    err.api, err.attempts, err.history = api, attempt, history
-    if #secrets > 0 then scrub(err, secrets, {}) end
-    return nil, errors.new(err)
-  end
   while true do
     attempt = attempt + 1
     local now = transport:now_ms()
@@ -826,9 +867,9 @@ function Client:send(api, prepared, headers, body, call_options)
     if deadline_at then
       local remaining = math.floor(deadline_at - now)
       if remaining <= 0 then
-        attempt = attempt - 1
-        return fail{ kind = "timeout", message = ("the call's deadline of %d ms passed"):format(deadline_ms),
-          node = history[#history] and history[#history].node }
+        return failure(api, prepared, attempt - 1, history, { kind = "timeout",
+          message = ("the call's deadline of %d ms passed"):format(deadline_ms),
+          node = history[#history] and history[#history].node })
       end
       timeout, connect_timeout = math.min(timeout, remaining), math.min(connect_timeout, remaining)
     end
@@ -838,19 +879,16 @@ function Client:send(api, prepared, headers, body, call_options)
       self.on_request{ api = api, method = prepared.method, url = url, node = node.url,
         attempt = attempt, headers = redacted_headers(headers) }
     end
-    local response, transport_err = transport:send{
+    local response, transport_err = scheduler.send(transport, {
       method = prepared.method, url = url, headers = headers, body = body,
       connect_timeout_ms = connect_timeout, timeout_ms = timeout,
       fresh_connect = not idempotent or nil,
-    }
+    })
     local finished = transport:now_ms()
-    local record = { node = node.url, duration_ms = finished - now,
-      status = response and response.status, kind = transport_err and transport_err.kind,
-      message = transport_err and transport_err.message }
-    history[#history + 1] = record
     if self.on_response then
-      self.on_response{ api = api, node = node.url, attempt = attempt, status = record.status,
-        kind = record.kind, message = record.message, duration_ms = record.duration_ms }
+      self.on_response{ api = api, node = node.url, attempt = attempt, status = response and response.status,
+        kind = transport_err and transport_err.kind, message = transport_err and transport_err.message,
+        duration_ms = finished - now }
     end
 
     local err, retryable, retry_after
@@ -875,8 +913,11 @@ function Client:send(api, prepared, headers, body, call_options)
         if retryable then self.pool:mark_dead(node, finished) end
       end
     end
+    history[#history + 1] = { node = node.url, duration_ms = finished - now,
+      status = response and response.status, kind = transport_err and transport_err.kind,
+      message = transport_err and transport_err.message }
     err.node = node.url
-    if not retryable or attempt > max_retries then return fail(err) end
+    if not retryable or attempt > max_retries then return failure(api, prepared, attempt, history, err) end
     local nodes = #self.pool.nodes
     local wait = attempt % nodes == 0 and backoff_ms(self, attempt / nodes) or 0
     if retry_after then
@@ -886,13 +927,109 @@ function Client:send(api, prepared, headers, body, call_options)
       local budget = deadline_at and deadline_at - transport:now_ms() or timeout
       if retry_after >= budget then
         err.retry_after_ms = retry_after
-        return fail(err)
+        return failure(api, prepared, attempt, history, err)
       end
       wait = math.max(wait, retry_after)
     end
     if deadline_at then wait = math.min(wait, deadline_at - transport:now_ms()) end
-    if wait > 0 then transport:sleep_ms(wait) end
+    if wait > 0 then scheduler.sleep_ms(transport, wait) end
   end
+end
+
+local DEFAULT_CONCURRENCY = 16
+
+local function concurrency_of(options)
+  if options == nil then return DEFAULT_CONCURRENCY end
+  if type(options) ~= "table" then error("esconnector: options must be a table", 3) end
+  for key in pairs(options) do
+    if key ~= "concurrency" then
+      error(("esconnector: unknown option '%s' (known: concurrency)"):format(tostring(key)), 3)
+    end
+  end
+  local n = options.concurrency
+  if n == nil then return DEFAULT_CONCURRENCY end
+  if type(n) ~= "number" or not (n >= 1) or n ~= math.floor(n) or n == math.huge then -- luacheck: ignore 581
+    error(("esconnector: concurrency must be a whole number of 1 or more, got %s"):format(tostring(n)), 3)
+  end
+  return n
+end
+
+--- Calls every function of the list, at most options.concurrency (default
+-- 16) at a time: a client call inside one waits without holding up the
+-- others (curl_multi outside nginx, light threads inside).  Returns a
+-- list in the same order: { result = <first value returned>, err = <second> }
+-- for each, or { err = <error of kind "lua"> } for one that raised (the
+-- others go on).
+function Client.concurrently(_, functions, options)
+  if type(functions) ~= "table" then error("esconnector: concurrently takes a list of functions", 2) end
+  for i = 1, #functions do
+    if type(functions[i]) ~= "function" then
+      error(("esconnector: concurrently: entry %d is a %s, not a function"):format(i, type(functions[i])), 2)
+    end
+  end
+  local ran = scheduler.run(functions, concurrency_of(options))
+  local results = {}
+  for i = 1, #functions do
+    local r = ran[i]
+    if r[1] then
+      results[i] = { result = r[2], err = r[3] }
+    else
+      results[i] = { err = errors.new{ kind = "lua", message = tostring(r[2]) } }
+    end
+  end
+  return results
+end
+
+-- Why calls[i] of a batch cannot be made, or nil.
+local function batch_entry_problem(call)
+  if type(call) ~= "table" then return "is not a table { api_name, params [, call_options] }" end
+  local api, params, call_options = call[1], call[2], call[3]
+  if type(api) ~= "string" then return "has no API name (a string) first" end
+  api = API_ALIASES[api] or api
+  if not KNOWN_APIS[api] then return ("names an unknown API '%s'"):format(api) end
+  if params ~= nil and type(params) ~= "table" then return "has parameters that are not a table" end
+  if call_options ~= nil and type(call_options) ~= "table" then return "has call options that are not a table" end
+  return call_options and options_problem(call_options, CALL_OPTION_TYPES, "call option")
+end
+
+--- Makes many calls, at most options.concurrency (default 16) in flight.
+-- calls: a list of { api_name, params [, call_options] }, api names as in
+-- the catalog ("connector.update_api_key_id").  Returns a list in the same
+-- order of { result = <decoded body> } or { err = <error> }; each call has
+-- its own validation, retries, failover, deadline and observers, and an
+-- entry that cannot be made fails alone, with a "validation" error.
+function Client:batch(calls, options)
+  if type(calls) ~= "table" then error("esconnector: batch takes a list of calls", 2) end
+  local concurrency = concurrency_of(options)
+  local functions, results, slot = {}, {}, {}
+  for i = 1, #calls do
+    local call = calls[i]
+    local problem = batch_entry_problem(call)
+    if problem then
+      results[i] = { err = errors.new{ kind = "validation", api = type(call) == "table" and type(call[1]) == "string"
+        and call[1] or nil, message = ("batch entry %d %s"):format(i, problem:gsub("^esconnector: ", "")) } }
+    else
+      local api, params, call_options = call[1], call[2], call[3]
+      functions[#functions + 1] = function() return self:request(api, params, call_options) end
+      slot[#functions] = i
+    end
+  end
+  local ran = scheduler.run(functions, concurrency)
+  for k = 1, #functions do
+    local r = ran[k]
+    if r[1] then
+      results[slot[k]] = r[2] ~= nil and { result = r[2] } or { err = r[3] }
+    else
+      -- what request() raises for its arguments (a header with CR/LF, say)
+      -- is this entry's validation error; anything else (an observer that
+      -- raised) is reported as it is
+      local message = tostring(r[2])
+      local ours = message:find("esconnector: ", 1, true) ~= nil
+      results[slot[k]] = { err = errors.new{ kind = ours and "validation" or "lua", api = calls[slot[k]][1],
+        message = ours and message:gsub("^.-esconnector: ", "") or message } }
+    end
+  end
+  return results
 end
 
 --- A new client for the same cluster and settings, with overrides (for

@@ -130,6 +130,65 @@ check("a body read to the close of the connection", framing("close", 1000))
 check("a 300 KB chunked body", framing("chunked", 300000))
 check("a 300 KB read-to-close body", framing("close", 300000))
 
+-- client:batch and client:concurrently in light threads: 12 calls of
+-- 200 ms each, 4 at a time, take about 600 ms, never more than 4 in flight
+-- at the server (it counts them), and come back in order.
+check("client:batch runs calls in light threads, at most concurrency at once", function()
+  results:set("delay_inflight", 0)
+  results:set("delay_max", 0)
+  local client = fake_client("delay/200")
+  local calls = {}
+  for i = 1, 12 do calls[i] = { "info", {}, { opaque_id = "call-" .. i } } end
+  calls[6] = { "connector.update_api_key_id", { api_key_id = "no connector_id" } }
+  local started = now_ms()
+  local out = client:batch(calls, { concurrency = 4 })
+  local took = now_ms() - started
+  local max = results:get("delay_max")
+  for i = 1, 12 do
+    if i == 6 then
+      if not (out[i].err and out[i].err.kind == "validation") then
+        return false, "entry 6 should fail validation alone: " .. cases.dump(out[i])
+      end
+    elseif not (out[i].result and out[i].result.headers["x-opaque-id"] == "call-" .. i) then
+      return false, ("entry %d out of order or failed: %s"):format(i, cases.dump(out[i]))
+    end
+  end
+  if max ~= 4 then return false, ("%s in flight at most at the server, not 4"):format(tostring(max)) end
+  -- 11 calls of 200 ms, 4 at a time: 3 rounds
+  if took < 550 or took > 1500 then return false, ("took %d ms, not about 600"):format(took) end
+  return true, ("11 calls in %d ms, 4 in flight at most, in order"):format(took)
+end)
+
+check("client:concurrently: multi-step functions, one raising, the others unaffected", function()
+  local client = fake_client("delay/100")
+  local functions = {}
+  for i = 1, 6 do
+    functions[i] = function()
+      local a, err = client:info()
+      if not a then return nil, err end
+      if i == 3 then error("boom " .. i) end
+      local b
+      b, err = client:info()
+      if not b then return nil, err end
+      return i
+    end
+  end
+  local started = now_ms()
+  local out = client:concurrently(functions, { concurrency = 6 })
+  local took = now_ms() - started
+  for i = 1, 6 do
+    if i == 3 then
+      if not (out[i].err and out[i].err.kind == "lua" and tostring(out[i].err):find("boom 3", 1, true)) then
+        return false, "entry 3: " .. cases.dump(out[i])
+      end
+    elseif out[i].result ~= i then
+      return false, ("entry %d: %s"):format(i, cases.dump(out[i]))
+    end
+  end
+  if took > 600 then return false, ("took %d ms: two steps of 100 ms ran one after another"):format(took) end
+  return true, ("6 two-step functions in %d ms"):format(took)
+end)
+
 local function connection_of(client)
   local res, err = client:info()
   if not res then error(tostring(err), 0) end
@@ -523,6 +582,13 @@ function handlers.fake()
   local mode, size = ngx.var.uri:match("^/fake/(%w+)/?(%d*)")
   size = tonumber(size) or 10
   if mode == "slow" then ngx.sleep(3) end
+  if mode == "delay" then -- waits size ms, counting the requests in flight
+    local now = results:incr("delay_inflight", 1, 0)
+    if now > (results:get("delay_max") or 0) then results:set("delay_max", now) end
+    ngx.sleep(size / 1000)
+    results:incr("delay_inflight", -1, 0)
+    mode = "echo"
+  end
   if mode ~= "notes" then ngx.header["X-elastic-product"] = "Elasticsearch" end
   ngx.header["Content-Type"] = "application/json"
   local doc = { name = "fake", tagline = "You Know, for Search", framing = mode,

@@ -28,6 +28,11 @@ local COSOCKET_PHASES = {
 
 local MODES = { auto = true, curl = true, resty = true }
 
+--- True for an nginx phase with cosockets (and light threads).
+function auto.cosocket_phase(phase)
+  return COSOCKET_PHASES[phase] == true
+end
+
 -- The nginx phase, or nil outside nginx.
 local function nginx_phase()
   local ngx = rawget(_G, "ngx")
@@ -88,6 +93,11 @@ end
 
 -- The transport object for this call; each is made on first use.
 function Auto:current()
+  -- outside nginx, once the curl transport exists: nothing to decide
+  if self.curl and self.curl_pid == 0 and self.mode ~= "resty" and not self.closed
+      and rawget(_G, "ngx") == nil then
+    return self.curl
+  end
   local name = self:selected()
   if self.closed then error("esconnector: the " .. name .. " transport is closed", 0) end
   if name == "resty" then
@@ -108,6 +118,20 @@ end
 
 function Auto:send(request)
   return self:current():send(request)
+end
+
+-- For the scheduler (see esconnector.scheduler): only the curl transport
+-- starts transfers without waiting; inside nginx light threads run calls.
+function Auto:start(request)
+  local transport = self:current()
+  if not transport.start then
+    return nil, { kind = "connection", message = "this transport cannot start a transfer" }
+  end
+  return transport:start(request)
+end
+
+function Auto:poll(timeout_ms)
+  return self.curl and self.curl:poll(timeout_ms) or {}
 end
 
 function Auto:now_ms()

@@ -15,6 +15,10 @@
 --   fresh_connect = true: a new connection, not a kept-alive one (calls that
 --   must go out at most once: a stale pooled connection would be resent on)
 --   response = { status, headers = { [lower-case name] = value }, body }
+-- And, to be driven by esconnector.scheduler (client:batch, concurrently),
+-- over one curl_multi handle per client:
+--   transport:start(request) -> token | nil, err
+--   transport:poll(timeout_ms) -> { { token, response, err }, ... }
 local core = require "esconnector.core"
 
 local CurlTransport = {}
@@ -32,6 +36,18 @@ function CurlTransport:send(request)
     return nil, { kind = kind, message = message }
   end
   return response
+end
+
+function CurlTransport:start(request)
+  local token, kind, message = self.handle:start(request)
+  if not token then
+    return nil, { kind = kind, message = message }
+  end
+  return token
+end
+
+function CurlTransport:poll(timeout_ms)
+  return self.handle:poll(timeout_ms)
 end
 
 function CurlTransport.now_ms()
