@@ -93,6 +93,30 @@ describe("at most once for calls that create", function()
     assert(client.connector:delete{ connector_id = id, hard = true })
   end)
 
+  it("tries a create again, on the next node, only when no connection was made (nothing was sent)", function()
+    -- 127.0.0.1:1: nothing listens there, so the connection is refused
+    local failures = {}
+    local two = env.user_client{ hosts = { "http://127.0.0.1:1", env.url }, max_retries = 3, retry_backoff_ms = 1,
+      on_response = function(r) if r.kind then failures[#failures + 1] = r end end }
+    local since = #emulator.requests()
+    local names = { env.unique("refused"), env.unique("refused") }
+    for _, name in ipairs(names) do -- round robin: one of the two starts on the closed port
+      assert(two.security:create_api_key{ name = name })
+    end
+    two:close()
+    assert.are.equal(2, #logged("PUT", "^/_security/api_key$", since))
+    assert.is_true(#failures >= 1)
+    assert.are.equal("connection", failures[1].kind)
+    assert.are.equal("http://127.0.0.1:1", failures[1].node)
+    -- nowhere to go: every attempt refused, all of them counted
+    local dead = env.user_client{ hosts = { "http://127.0.0.1:1" }, max_retries = 2, retry_backoff_ms = 1 }
+    local key, err = dead.security:create_api_key{ name = env.unique("refused") }
+    dead:close()
+    assert.is_nil(key)
+    assert.are.equal("connection", err.kind)
+    assert.are.equal(3, err.attempts)
+  end)
+
   it("sends a create on a new connection, never on a kept-alive one", function()
     local since = #emulator.requests()
     assert(client:info())

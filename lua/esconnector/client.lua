@@ -849,8 +849,9 @@ function Client:send(api, prepared, headers, body, call_options)
     self:sniff()
   end
   local max_retries = call_options.max_retries or self.max_retries
+  -- at most once: a create is tried again only when it surely never left
+  -- (the transport says not_sent: no connection was made)
   local idempotent = IDEMPOTENT[api] ~= false
-  if not idempotent then max_retries = 0 end -- at most once: never resent
   local retry_on_timeout = call_options.retry_on_timeout
   if retry_on_timeout == nil then retry_on_timeout = self.retry_on_timeout end
   local deadline_ms = call_options.deadline_ms or self.deadline_ms
@@ -901,15 +902,15 @@ function Client:send(api, prepared, headers, body, call_options)
       end
       local result, interpret_err = (prepared.interpret or core.interpret)(response, json.decode)
       if result then return result end
-      err, retryable = interpret_err, interpret_err.kind == "http" and self.retry_status[status] == true
+      err, retryable = interpret_err, idempotent and interpret_err.kind == "http" and self.retry_status[status] == true
       if retryable then retry_after = client.retry_after_ms(response.headers and response.headers["retry-after"]) end
     else
       err = transport_err
       if err.kind == "connection" then
         self.pool:mark_dead(node, finished)
-        retryable = true
+        retryable = idempotent or err.not_sent == true
       elseif err.kind == "timeout" then
-        retryable = retry_on_timeout
+        retryable = idempotent and retry_on_timeout
         if retryable then self.pool:mark_dead(node, finished) end
       end
     end

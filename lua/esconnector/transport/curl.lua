@@ -14,6 +14,8 @@
 --                timeout_ms, fresh_connect }
 --   fresh_connect = true: a new connection, not a kept-alive one (calls that
 --   must go out at most once: a stale pooled connection would be resent on)
+--   errors: { kind, message [, code] [, not_sent = true when no byte of the
+--   request left: the call may be tried elsewhere even if it is a create] }
 --   response = { status, headers = { [lower-case name] = value }, body }
 -- And, to be driven by esconnector.scheduler (client:batch, concurrently),
 -- over one curl_multi handle per client:
@@ -30,24 +32,39 @@ function curl.new(settings)
   return setmetatable({ handle = core.curl_new(settings) }, CurlTransport)
 end
 
+-- libcurl codes that mean no byte of the request left this machine: the
+-- name did not resolve, or no connection was made (CURLE_COULDNT_RESOLVE_PROXY,
+-- CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT).  Even a call that must
+-- go out at most once may then be tried on another node.
+local NOT_SENT = { [5] = true, [6] = true, [7] = true }
+
+local function transport_error(kind, message, code)
+  return { kind = kind, message = message, code = code, not_sent = NOT_SENT[code] or nil }
+end
+
 function CurlTransport:send(request)
-  local response, kind, message = self.handle:perform(request)
+  local response, kind, message, code = self.handle:perform(request)
   if not response then
-    return nil, { kind = kind, message = message }
+    return nil, transport_error(kind, message, code)
   end
   return response
 end
 
 function CurlTransport:start(request)
-  local token, kind, message = self.handle:start(request)
+  local token, kind, message, code = self.handle:start(request)
   if not token then
-    return nil, { kind = kind, message = message }
+    return nil, transport_error(kind, message, code)
   end
   return token
 end
 
 function CurlTransport:poll(timeout_ms)
-  return self.handle:poll(timeout_ms)
+  local done = self.handle:poll(timeout_ms)
+  for _, entry in ipairs(done) do
+    local err = entry[3]
+    if err and NOT_SENT[err.code] then err.not_sent = true end
+  end
+  return done
 end
 
 function CurlTransport.now_ms()

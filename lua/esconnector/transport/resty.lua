@@ -379,7 +379,9 @@ function Call:attempt(request, url, settings)
     if err:find("no resolver", 1, true) then
       err = err .. " (set the resolver directive in nginx.conf)"
     end
-    return self:fail("connection", ("cannot connect to %s: %s"):format(self.where, err))
+    local _, failed = self:fail("connection", ("cannot connect to %s: %s"):format(self.where, err))
+    failed.not_sent = true -- no connection, so no byte of the request left
+    return nil, failed
   end
   self.reused = (sock:getreusedtimes() or 0) > 0
 
