@@ -68,7 +68,11 @@ describe("esconnector #subprocess", function()
       assert.are.equal(1, select(2, err:gsub("Usage:", "")), err)
       assert.matches(want, err, 1, true)
       assert.is_nil(err:find("--ca-fingerprint", 1, true), err) -- no top-level option list
-      assert.is_true(#lines(err) <= 3, err)
+      -- the usage (its first line, then wrapped lines indented) and one reason
+      local got = lines(err)
+      assert.matches("^Usage: ", got[1])
+      for i = 2, #got - 1 do assert.matches("^%s+%S", got[i], 1) end
+      assert.matches("^esconnector: ", got[#got])
     end
   end)
 
