@@ -64,6 +64,28 @@ describe("paging iterators", function()
     assert.matches("size=100", requests[1])
   end)
 
+  it("pages inside client:concurrently too, on every Lua (PUC 5.1 cannot yield in a for loop: it blocks)", function()
+    put(5)
+    local on_key_called
+    local done = admin:concurrently({
+      function() return (collect(admin.connector:list_all{ size = 2 })) end,
+      function() return (collect(admin.connector:list_all{ size = 3 })) end,
+      -- a user's own pcall around a call, as rotation's on_key runs under
+      function()
+        local scheduler = require "esconnector.scheduler"
+        local ok, res = pcall(scheduler.without_yield, admin.info, admin)
+        on_key_called = ok and res.tagline
+        return ok
+      end,
+    }, { concurrency = 3 })
+    for i = 1, 2 do
+      assert.is_nil(done[i].err, done[i].err and tostring(done[i].err))
+      assert.are.same({ "page-01", "page-02", "page-03", "page-04", "page-05" }, done[i].result)
+    end
+    assert.is_true(done[3].result)
+    assert.are.equal("You Know, for Search", on_key_called)
+  end)
+
   it("passes the other parameters through and starts at from", function()
     put(3)
     assert(admin.connector:delete{ connector_id = "page-03" }) -- soft

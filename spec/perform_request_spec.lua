@@ -113,6 +113,47 @@ describe("client:perform_request", function()
     assert.are.equal(2, err.attempts)
   end)
 
+  it("sends a POST at most once: not resent after a lost answer, on a connection of its own", function()
+    if not emulator.available() then pending("needs the emulator's fault control") return end
+    emulator.clear_faults()
+    local retrying = env.client{ max_retries = 3, retry_backoff_ms = 1, retry_on_timeout = true }
+    local function count(method, path, since)
+      local n, log = 0, emulator.requests()
+      for i = since + 1, #log do
+        if log[i].method == method and log[i].path == path then n = n + 1 end
+      end
+      return n
+    end
+    -- the answer to an applied POST is lost: never sent again
+    local since = #emulator.requests()
+    emulator.fault{ fault = "drop_answer", method = "POST", path = "^/_connector/_secret$", count = 1 }
+    local res, err = retrying:perform_request("POST", "/_connector/_secret", { body = { value = "hatch-secret" } })
+    emulator.clear_faults()
+    assert.is_nil(res)
+    assert.are.equal("connection", err.kind)
+    assert.are.equal(1, err.attempts)
+    assert.are.equal(1, count("POST", "/_connector/_secret", since))
+    -- a PUT is idempotent: retried after the same loss
+    local id = env.unique("hatch-put")
+    local path = "/_connector/" .. core.escape(id)
+    since = #emulator.requests()
+    emulator.fault{ fault = "drop_answer", method = "PUT", path = "^" .. path:gsub("%p", "%%%0") .. "$", count = 1 }
+    assert(retrying:perform_request("PUT", path, { body = { index_name = "search-" .. id } }))
+    emulator.clear_faults()
+    assert.are.equal(2, count("PUT", path, since))
+    -- and the POST went out on a fresh connection, not the kept-alive one
+    since = #emulator.requests()
+    assert(retrying:perform_request("GET", "/"))
+    assert(retrying:perform_request("POST", "/_connector/_secret", { body = { value = "hatch-secret-2" } }))
+    local log = emulator.requests()
+    local get, post = log[since + 1], log[since + 2]
+    assert.are.equal("POST", post.method)
+    assert.are.equal(1, post.connection_requests)
+    assert.are_not.equal(get.connection, post.connection)
+    assert(retrying:perform_request("DELETE", path, { query = { hard = true } }))
+    retrying:close()
+  end)
+
   it("returns a 2xx body that is not a JSON object as its value or text", function()
     -- a transport of our own: the emulator has no _cat endpoint
     local answers = {
@@ -128,9 +169,12 @@ describe("client:perform_request", function()
       sleep_ms = function() end,
     }
     local fake = esconnector.new{ hosts = "http://127.0.0.1:1", transport = transport }
+    table.insert(answers, 3, { status = 200, body = "false",
+      headers = { ["content-type"] = "application/json", ["x-elastic-product"] = "Elasticsearch" } })
     local rows = assert(fake:perform_request("GET", "/_cat/indices", { query = { format = "json" } }))
     assert.are.equal("b", rows[2].index)
     assert.are.equal("a\nb\n", assert(fake:perform_request("GET", "/_cat/indices")))
+    assert.are.equal("false", fake:perform_request("GET", "/_x")) -- JSON false: its text, not a raise
     local res, err = fake:perform_request("GET", "/_cat/indices")
     assert.is_nil(res)
     assert.are.equal("product", err.kind)

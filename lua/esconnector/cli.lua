@@ -4,10 +4,11 @@
 -- usage.  Never prints a key.
 --
 --     esconnector [options] update-api-key-id CONNECTOR_ID [--api-key-id ID] [--api-key-secret-id ID]
---     esconnector [options] rotate CONNECTOR_ID... | --all [--dry-run] [--expiration 30d] [--key-dir DIR]
---                               [--retire-after 1h]
---     esconnector [options] reconcile CONNECTOR_ID... | --all [--apply] [--grace 1h]
---     esconnector [options] retire CONNECTOR_ID... | --all
+--     esconnector [options] update-api-key-id --from FILE|- [--concurrency N]
+--     esconnector [options] rotate CONNECTOR_ID... | --all [--page-size N] [--concurrency N] [--dry-run]
+--                               [--expiration 30d] [--key-dir DIR] [--retire-after 1h]
+--     esconnector [options] reconcile CONNECTOR_ID... | --all [--apply] [--grace 1h] [--page-size N]
+--     esconnector [options] retire CONNECTOR_ID... | --all [--page-size N]
 --     esconnector [options] get CONNECTOR_ID
 --     esconnector [options] list [--size N] [--include-deleted]
 --     esconnector completion bash|zsh|fish
@@ -294,7 +295,7 @@ local function update_from(client, args, say, io_in)
         calls[#calls + 1] = { "connector.update_api_key_id", params }
       else
         ids[i] = id or false
-        bad[i] = { kind = "validation", message = problem }
+        bad[i] = errors.new{ kind = "validation", message = problem }
       end
     end
     local results = client:batch(calls, { concurrency = args.concurrency })
@@ -366,34 +367,47 @@ end
 
 -- Checks before the first key is made: the key directory can take a key
 -- file, and the credentials can make keys.  Returns nil or a message.
+-- Returns nil, or the error that stops the run: the key directory (a file
+-- is written there and removed, dry run included: that is what the real run
+-- would need) and the credentials (the API's own error, status and all).
 local function preflight(client, args)
   if args.key_dir then
     local probe = args.key_dir .. "/.esconnector-probe"
     local ok, why = core.write_private_file(probe, "probe\n")
-    if not ok then return ("--key-dir %s cannot take key files: %s"):format(args.key_dir, why) end
+    if not ok then
+      return errors.new{ kind = "validation",
+        message = ("--key-dir %s cannot take key files: %s"):format(args.key_dir, why) }
+    end
     os.remove(probe)
   end
   local _, err = rotation.check_credentials(client)
-  if err then return err.message or tostring(err) end
+  return err
 end
 
 local function leftover_line(id, l)
   return ("LEFTOVER %s: %s"):format(id, rotation.leftover_text(l))
 end
 
--- Keys and secrets found by the check before a rotation: printed; orphans
--- (older than the grace period, used by nothing) are counted as leftovers.
-local function print_found(id, found, say)
+-- Orphans among the keys and secrets found by the check before a rotation
+-- (older than the grace period, used by nothing): they count as leftovers.
+local function count_orphans(found)
   local orphans = 0
   for _, kind in ipairs({ "keys", "secrets" }) do
     for _, e in ipairs(found and found[kind] or {}) do
       if e.status == "orphan" then orphans = orphans + 1 end
+    end
+  end
+  return orphans
+end
+
+local function print_found(id, found, say)
+  for _, kind in ipairs({ "keys", "secrets" }) do
+    for _, e in ipairs(found and found[kind] or {}) do
       say(("FOUND %s: %s [%s] %s%s (esconnector reconcile --apply %s)"):format(id,
         kind == "keys" and "API key" or "connector secret", e.id, e.status,
         e.reason and (": " .. e.reason) or "", id))
     end
   end
-  return orphans
 end
 
 function commands.rotate(client, args, say, complain)
@@ -412,10 +426,11 @@ function commands.rotate(client, args, say, complain)
   local refused = preflight(client, args)
   if refused then
     if args.dry_run then
-      say(args.json and json.encode{ ok = false, dry_run = true, refused = refused }
-        or ("the real run would stop before rotating anything: " .. refused))
+      say(args.json and json.encode{ ok = false, dry_run = true, refused = refused.message or tostring(refused) }
+        or ("the real run would stop before rotating anything: " .. (refused.message or tostring(refused))))
+      if args.json then return 1 end -- one JSON document: the dry run's answer
     end
-    return 1, errors.new{ kind = "validation", message = refused }
+    return 1, refused
   end
   if args.all then
     local err
@@ -425,6 +440,7 @@ function commands.rotate(client, args, say, complain)
   local rotated, failed, left = 0, 0, 0
   local function print_one(id, report, err)
     local found = report and report.found or err and err.found
+    local orphans = count_orphans(found)
     if report and report.dry_run then
       if report.would_fail then failed = failed + 1 else rotated = rotated + 1 end
       if args.json then
@@ -439,7 +455,7 @@ function commands.rotate(client, args, say, complain)
       rotated = rotated + 1
       left = left + #report.leftovers
       if args.json then
-        report.ok = #report.leftovers == 0
+        report.ok = #report.leftovers == 0 and orphans == 0
         say(json.encode(report))
       else
         say(("rotated %s: %s -> %s%s%s"):format(id, tostring(report.old_api_key_id or "-"), report.new_api_key_id,
@@ -460,7 +476,8 @@ function commands.rotate(client, args, say, complain)
         for _, l in ipairs(err.leftovers or {}) do say(leftover_line(id, l)) end
       end
     end
-    if not args.json then left = left + print_found(id, found, say) end
+    left = left + orphans
+    if not args.json then print_found(id, found, say) end
   end
   -- --concurrency N rotates N at a time; each result is printed, in input
   -- order, as soon as it and every one before it are done (a killed cron

@@ -448,7 +448,8 @@ local function pager(api)
       if index > #page then
         if last_page then done = true return nil end
         query.from, query.size = from, size
-        local res, err = c:request(api, query, call_options)
+        -- (called by a for loop, where PUC 5.1 cannot yield to a scheduler)
+        local res, err = scheduler.without_yield(c.request, c, api, query, call_options)
         if not res then
           done = true
           return false, err
@@ -665,9 +666,11 @@ local function call_headers(self, body, call_options, extra)
   end
   local headers = {}
   for i, h in ipairs(self.headers) do headers[i] = h end
-  local has_type = false
-  for name in pairs(extra or EMPTY) do
-    if name:lower() == "content-type" then has_type = true end
+  local has_type = false -- a Content-Type of the call's own replaces the JSON one
+  for _, given in ipairs{ call_options.headers or EMPTY, extra or EMPTY } do
+    for name in pairs(given) do
+      if name:lower() == "content-type" then has_type = true end
+    end
   end
   if body and not has_type then headers[#headers + 1] = cred.with_body[#self.headers + 1] end -- Content-Type
   if call_options.opaque_id then
@@ -759,7 +762,9 @@ local function interpret_any(response, decode)
     return result, err
   end
   if err.message == "the response body is not a JSON object" then
-    return decode(response.body)
+    local value = decode(response.body)
+    if value == false or value == nil then return response.body end -- "false": its text, as for _cat
+    return value
   elseif tostring(err.message):find("^unexpected content%-type") then
     return response.body
   end
@@ -824,7 +829,9 @@ function Client:perform_request(method, path, params, call_options)
         message = "cannot encode the body as JSON: " .. tostring(encode_err) }
     end
   end
-  local prepared = { method = method, path = path, query = query, secrets = secrets, interpret = interpret_any }
+  -- the escape hatch cannot know what a POST or PATCH creates: at most once
+  local prepared = { method = method, path = path, query = query, secrets = secrets, interpret = interpret_any,
+    idempotent = method ~= "POST" and method ~= "PATCH" }
   local headers = call_headers(self, body, call_options, params.headers)
   if body and self.http_compress then body = core.gzip(body) end
   return self:send("perform_request", prepared, headers, body, call_options)
@@ -851,7 +858,8 @@ function Client:send(api, prepared, headers, body, call_options)
   local max_retries = call_options.max_retries or self.max_retries
   -- at most once: a create is tried again only when it surely never left
   -- (the transport says not_sent: no connection was made)
-  local idempotent = IDEMPOTENT[api] ~= false
+  local idempotent = prepared.idempotent
+  if idempotent == nil then idempotent = IDEMPOTENT[api] ~= false end
   local retry_on_timeout = call_options.retry_on_timeout
   if retry_on_timeout == nil then retry_on_timeout = self.retry_on_timeout end
   local deadline_ms = call_options.deadline_ms or self.deadline_ms

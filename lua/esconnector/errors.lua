@@ -17,7 +17,8 @@
 -- Stable fields:
 --
 --   - `kind`: `"validation"`, `"connection"`, `"timeout"`, `"tls"`, `"http"`,
---     `"product"` or `"decode"`
+--     `"product"`, `"decode"`, or `"lua"` (a function given to concurrently
+--     or batch raised)
 --   - `status`: the HTTP status (http, product and decode errors)
 --   - `type`, `reason`, `root_cause`, `caused_by`: Elasticsearch's error fields
 --   - `body`: the decoded response body (or its raw text)

@@ -41,6 +41,7 @@
 -- state of its own, so several may run at once in coroutines.
 -- @module esconnector.rotation
 local errors = require "esconnector.errors"
+local scheduler = require "esconnector.scheduler"
 local json = require "esconnector.json"
 
 local rotation = {}
@@ -839,8 +840,9 @@ function rotation.rotate(client, params)
   -- own configuration, so whoever runs it must get the new key.
   local reloaded = false
   if not native then
-    local ok, delivered, reason = pcall(params.on_key, encoded, { connector_id = id, api_key_id = new_key,
-      rotation_id = rotation_id })
+    -- (under pcall, where PUC 5.1 cannot yield: on_key's own calls block)
+    local ok, delivered, reason = pcall(scheduler.without_yield, params.on_key, encoded, { connector_id = id,
+      api_key_id = new_key, rotation_id = rotation_id })
     if not ok or (delivered ~= true and delivered ~= "reloaded") then
       local why = ok and ("it returned " .. tostring(delivered)) or ("it raised: " .. tostring(delivered))
       if ok and type(reason) == "string" then why = why .. ": " .. reason end

@@ -41,10 +41,29 @@ local function pack(...)
   return { n = select("#", ...), ... }
 end
 
+-- PUC Lua 5.1 cannot yield across a pcall or a generic-for iterator call
+-- (LuaJIT and 5.2+ can): tasks that run through either make their client
+-- calls block there instead (scheduler.without_yield).
+local CANNOT_YIELD_IN_CALLS = _VERSION == "Lua 5.1" and rawget(_G, "jit") == nil
+local blocking = setmetatable({}, { __mode = "k" }) -- tasks inside without_yield
+
 --- The scheduler running the current coroutine, or nil.
 function scheduler.current()
   local co = coroutine.running()
-  return co and owner[co] or nil
+  return co and not blocking[co] and owner[co] or nil
+end
+
+--- fn(...), with its client calls blocking instead of yielding where the
+-- Lua cannot yield across the pcall or iterator fn runs under (PUC 5.1);
+-- elsewhere simply fn(...).  The results (or the error) are fn's.
+function scheduler.without_yield(fn, ...)
+  local co = coroutine.running()
+  if not (CANNOT_YIELD_IN_CALLS and co and owner[co]) or blocking[co] then return fn(...) end
+  blocking[co] = true
+  local r = pack(pcall(fn, ...))
+  blocking[co] = nil
+  if not r[1] then error(r[2], 0) end
+  return (rawget(table, "unpack") or rawget(_G, "unpack"))(r, 2, r.n)
 end
 
 --- transport:send(request), yielding to the scheduler when called from one
