@@ -25,12 +25,21 @@ all: build
 deps:
 	@scripts/install-deps
 
-build: $(foreach v,$(LUAS),build/$(v)/esconnector/core.so)
+# Two modules: esconnector.core (no libcurl, no OpenSSL: what every client
+# loads) and esconnector.curl (libcurl and the OpenSSL pin: loaded by the
+# first call through the curl transport).
+MODULES   := core curl
+build: $(foreach v,$(LUAS),$(foreach m,$(MODULES),build/$(v)/esconnector/$(m).so))
 
 build/%/esconnector/core.so: $(SOURCES)
 	@mkdir -p $(dir $@)
 	$(CC) $(WARNINGS) $(CFLAGS) -fPIC -fvisibility=hidden -shared \
-	  -I$(call incdir,$*) $(DEFINES) -o $@ src/core.c -lcurl -lz $(TLS_LIBS)
+	  -I$(call incdir,$*) -o $@ src/core.c -lz
+
+build/%/esconnector/curl.so: $(SOURCES)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARNINGS) $(CFLAGS) -fPIC -fvisibility=hidden -shared \
+	  -I$(call incdir,$*) $(DEFINES) -o $@ src/curl.c -lcurl $(TLS_LIBS)
 
 # clang's sanitizers for the ASan build and the fuzzer: ASan, all of UBSan's
 # undefined group, float-cast-overflow (named: older clangs leave it out of
@@ -44,8 +53,13 @@ ASAN_RT    = $(shell clang -print-file-name=libclang_rt.asan-x86_64.so)
 build/asan/esconnector/core.so: $(SOURCES)
 	@mkdir -p $(dir $@)
 	clang $(WARNINGS) -g -O1 -fno-omit-frame-pointer $(SANITIZE) \
+	  -fPIC -shared -I/usr/include/lua5.4 -o $@ src/core.c -lz
+
+build/asan/esconnector/curl.so: $(SOURCES)
+	@mkdir -p $(dir $@)
+	clang $(WARNINGS) -g -O1 -fno-omit-frame-pointer $(SANITIZE) \
 	  -fPIC -shared -I/usr/include/lua5.4 \
-	  $(DEFINES) -o $@ src/core.c -lcurl -lz $(TLS_LIBS)
+	  $(DEFINES) -o $@ src/curl.c -lcurl $(TLS_LIBS)
 
 build/nodlclose.so: scripts/nodlclose.c
 	@mkdir -p build
@@ -57,7 +71,7 @@ test: deps build
 demo: deps build
 	@scripts/demo
 
-asan: deps build/asan/esconnector/core.so build/nodlclose.so
+asan: deps build/asan/esconnector/core.so build/asan/esconnector/curl.so build/nodlclose.so
 	@ASAN_LIB=$(ASAN_RT) TEST_MODE=asan LUAS=asan scripts/run-tests
 
 valgrind: deps build build/nodlclose.so
@@ -90,15 +104,15 @@ lint: deps
 	shellcheck $(SHELL_SCRIPTS)
 	cppcheck --enable=warning,style,portability,performance --suppress=variableScope \
 	  --suppress=missingIncludeSystem --std=c99 --error-exitcode=1 --inline-suppr --quiet \
-	  -I/usr/include/lua5.4 -DLLONG_MAX=9223372036854775807LL src/core.c
-	clang-tidy --quiet --checks='$(TIDY_CHECKS)' --warnings-as-errors='*' src/core.c \
+	  -I/usr/include/lua5.4 -DLLONG_MAX=9223372036854775807LL src/core.c src/curl.c
+	clang-tidy --quiet --checks='$(TIDY_CHECKS)' --warnings-as-errors='*' src/core.c src/curl.c \
 	  -- -std=c99 -I/usr/include/lua5.4
-	clang-tidy --quiet --checks='$(TIDY_CHECKS)' --warnings-as-errors='*' src/core.c \
+	clang-tidy --quiet --checks='$(TIDY_CHECKS)' --warnings-as-errors='*' src/curl.c \
 	  -- -std=c99 -I/usr/include/lua5.4 -DESC_NO_OPENSSL
 
 # The API reference: LDoc over the code's comments (config.ld), plus one page
 # per namespace generated from the catalog.  Open build/doc/index.html.
-doc: deps build/5.4/esconnector/core.so
+doc: deps build/5.4/esconnector/core.so build/5.4/esconnector/curl.so
 	@rm -rf build/doc build/doc-src
 	@mkdir -p build/doc-src
 	LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./build/5.4/?.so;;' lua5.4 doc/catalog_pages.lua build/doc-src

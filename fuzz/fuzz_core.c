@@ -21,6 +21,7 @@
 #include <lualib.h>
 #include <lauxlib.h>
 #include "../src/core.c"
+#include "../src/curl.c"
 
 struct cursor {
   const uint8_t *p;
@@ -397,7 +398,7 @@ static int fuzz_setup(lua_State *L)
   return 0;
 }
 
-static void fuzz_misc(lua_State *L, int core, struct cursor *c)
+static void fuzz_misc(lua_State *L, int core, int curl, struct cursor *c)
 {
   struct esc_transfer t;
   size_t len, back_len;
@@ -468,7 +469,7 @@ static void fuzz_misc(lua_State *L, int core, struct cursor *c)
       "connect_timeout_ms", "timeout_ms", "verify_peer", "max_response_bytes",
       "ca_fingerprint", "protocols", "ca_file", "decompress", "bogus"
     };
-    lua_getfield(L, core, "curl_new");
+    lua_getfield(L, curl, "curl_new");
     lua_newtable(L);
     for (i = 0; i < 3; i++) {
       push_value(L, c, FUZZ_MAX_DEPTH - 1);
@@ -508,14 +509,16 @@ static void fuzz_misc(lua_State *L, int core, struct cursor *c)
 static int run(lua_State *L)
 {
   struct cursor *c = lua_touserdata(L, 1);
-  int core;
+  int core, curl;
   luaopen_esconnector_core(L);
   core = lua_gettop(L);
+  luaopen_esconnector_curl(L);
+  curl = lua_gettop(L);
   switch (take(c) % 4) {
   case 0: fuzz_prepare(L, core, c); break;
   case 1: fuzz_interpret(L, core, c); break;
   case 2: fuzz_head(L, c); break;
-  default: fuzz_misc(L, core, c); break;
+  default: fuzz_misc(L, core, curl, c); break;
   }
   return 0;
 }

@@ -5,10 +5,17 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+/* Only luaopen_* leave the shared objects (built with -fvisibility=hidden). */
+#if defined(__GNUC__) || defined(__clang__)
+#define ESC_EXPORT __attribute__((visibility("default")))
+#else
+#define ESC_EXPORT
+#endif
+
 #if LUA_VERSION_NUM < 502
 #define esc_rawlen(L, i) lua_objlen((L), (i))
 
-static void esc_setfuncs(lua_State *L, const luaL_Reg *reg, int nup)
+static inline void esc_setfuncs(lua_State *L, const luaL_Reg *reg, int nup)
 {
   int i;
   luaL_checkstack(L, nup, "too many upvalues");
@@ -41,7 +48,7 @@ static void esc_setfuncs(lua_State *L, const luaL_Reg *reg, int nup)
 /* True when the value at idx is an integer: a 5.3+ integer, or a float with
  * no fractional part within +-(2^53 - 1), which no rounding can have made
  * (a 5.1 number beyond that may be a rounded neighbour: refused). */
-static int esc_isintegral(lua_State *L, int idx)
+static inline int esc_isintegral(lua_State *L, int idx)
 {
 #if LUA_VERSION_NUM >= 503
   if (lua_isinteger(L, idx))
@@ -58,7 +65,7 @@ static int esc_isintegral(lua_State *L, int idx)
 /* Pushes t[first] .. t[last] (strings) joined with sep, for the table at
  * absolute index t: one luaL_Buffer, so the stack stays small however long
  * the list. */
-static void esc_join(lua_State *L, int t, size_t first, size_t last, const char *sep)
+static inline void esc_join(lua_State *L, int t, size_t first, size_t last, const char *sep)
 {
   luaL_Buffer b;
   size_t i;

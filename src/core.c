@@ -1,7 +1,8 @@
-/* esconnector.core: the C core.  A unity build (as luv does): the concern
- * files are included here so that everything but luaopen_* stays static. */
+/* esconnector.core: the C core without libcurl (src/curl.c is the curl
+ * transport, a module of its own so that only its users load libcurl and
+ * OpenSSL).  A unity build (as luv does): the concern files are included
+ * here so that everything but luaopen_* stays static. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, nanosleep */ /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
-#include <curl/curl.h>
 #include "compat.h"
 #include "catalog.h"
 
@@ -11,18 +12,11 @@
 #include "rules.c"
 #include "interpret.c"
 #include "headers.c"
-#include "curl_transport.c"
 #include "clock.c"
 #include "gzip.c"
 #include "keyfile.c"
 
 #define ESC_VERSION "0.2.0"
-
-#if defined(__GNUC__) || defined(__clang__)
-#define ESC_EXPORT __attribute__((visibility("default")))
-#else
-#define ESC_EXPORT
-#endif
 
 static void esc_push_param_names(lua_State *L, const struct esc_param *p)
 {
@@ -66,6 +60,15 @@ static int esc_l_catalog(lua_State *L)
     lua_setfield(L, -2, "body_rule");
     lua_rawseti(L, -2, (int)i + 1);
   }
+  return 1;
+}
+
+/* core.parse_headers(head) -> { [lower-case name] = value } (see above). */
+static int esc_l_parse_headers(lua_State *L)
+{
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  esc_parse_head(L, s, len);
   return 1;
 }
 
@@ -132,14 +135,6 @@ static int esc_l_base64_decode(lua_State *L)
   return 1;
 }
 
-/* core.curl_version() -> "libcurl/7.88.1" */
-static int esc_l_curl_version(lua_State *L)
-{
-  const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
-  lua_pushfstring(L, "libcurl/%s", info->version);
-  return 1;
-}
-
 ESC_EXPORT int luaopen_esconnector_core(lua_State *L)
 {
   static const luaL_Reg functions[] = {
@@ -149,8 +144,6 @@ ESC_EXPORT int luaopen_esconnector_core(lua_State *L)
     { "catalog", esc_l_catalog },
     { "base64", esc_l_base64 },
     { "base64_decode", esc_l_base64_decode },
-    { "curl_version", esc_l_curl_version },
-    { "curl_new", esc_l_curl_new },
     { "now_ms", esc_l_now_ms },
     { "sleep_ms", esc_l_sleep_ms },
     { "gzip", esc_l_gzip },
@@ -158,16 +151,9 @@ ESC_EXPORT int luaopen_esconnector_core(lua_State *L)
     { "parse_headers", esc_l_parse_headers },
     { NULL, NULL }
   };
-  /* reference-counted by libcurl: once per process in effect */
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-    return luaL_error(L, "esconnector: curl_global_init failed");
-  esc_register_curl(L);
   lua_newtable(L);
   esc_setfuncs(L, functions, 0);
   lua_pushliteral(L, ESC_VERSION);
   lua_setfield(L, -2, "version");
-  /* can this build check ca_fingerprint (OpenSSL in the core and libcurl)? */
-  lua_pushboolean(L, esc_pin_supported());
-  lua_setfield(L, -2, "has_ca_fingerprint");
   return 1;
 }

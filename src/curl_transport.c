@@ -2,7 +2,7 @@
  * connections stay alive.
  *
  * Per-client settings (TLS, pin, size cap, protocols, default timeouts) are
- * read once by core.curl_new(settings) into a struct esc_settings that the
+ * read once by curl.curl_new(settings) into a struct esc_settings that the
  * handle owns; esc_easy_configure applies them to any easy handle (a multi
  * driver can configure several from the same settings).  handle:perform()
  * takes only what belongs to one request.  Every buffer hangs off the

@@ -1,6 +1,9 @@
 /* Response header parsing: the raw head of ONE response (status line, header
  * lines, blank line, as libcurl hands them over) into a Lua table.  Pure: no
- * I/O, constant Lua stack use, so the fuzzer can feed it any bytes. */
+ * I/O, constant Lua stack use, so the fuzzer can feed it any bytes.  Used by
+ * both modules: core.parse_headers and the curl transport's header callback. */
+#ifndef ESC_HEADERS_C /* in both modules: the fuzzer includes both */
+#define ESC_HEADERS_C
 #include <string.h>
 #include "compat.h"
 
@@ -95,11 +98,4 @@ static void esc_parse_head(lua_State *L, const char *data, size_t len)
   }
 }
 
-/* core.parse_headers(head) -> { [lower-case name] = value } (see above). */
-static int esc_l_parse_headers(lua_State *L)
-{
-  size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
-  esc_parse_head(L, s, len);
-  return 1;
-}
+#endif /* ESC_HEADERS_C */

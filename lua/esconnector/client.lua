@@ -285,9 +285,11 @@ local function authorization(options, url_user, url_password)
   return nil
 end
 
+-- Names no transport: the same from libcurl and from nginx's cosockets, and
+-- made without loading libcurl.
 local function user_agent()
   local lua = rawget(_G, "jit") and _G.jit.version or _VERSION
-  return ("esconnector/%s (%s; %s)"):format(core.version, lua, core.curl_version())
+  return ("esconnector/%s (%s)"):format(core.version, lua)
 end
 
 local TRANSPORTS = { auto = true, curl = true, resty = true }
@@ -369,12 +371,10 @@ local CREATES = { ["security.create_api_key"] = true }
 local SAFE_POSTS = { ["security.query_api_keys"] = true, ["security.clear_api_key_cache"] = true,
   ["security.bulk_update_api_keys"] = true }
 local IDEMPOTENT = {}
-for _, row in ipairs(core.catalog()) do
-  IDEMPOTENT[row.name] = not CREATES[row.name] and (row.method ~= "POST" or SAFE_POSTS[row.name] == true)
-end
 client.IDEMPOTENT = IDEMPOTENT
 local KNOWN_APIS = {}
-for _, row in ipairs(core.catalog()) do
+for _, row in ipairs(core.catalog()) do -- one copy of the catalog: it is not cheap to build
+  IDEMPOTENT[row.name] = not CREATES[row.name] and (row.method ~= "POST" or SAFE_POSTS[row.name] == true)
   local ns, method = row.name:match("^([%w_]+)%.([%w_]+)$")
   local api = row.name
   KNOWN_APIS[api] = true
@@ -511,7 +511,8 @@ function client.new(options)
     self.retry_status[status] = true
   end
   if self.ca_fingerprint then
-    if not core.has_ca_fingerprint then
+    -- the one option that loads libcurl at new(): the pin lives in its module
+    if not require("esconnector.curl").has_ca_fingerprint then
       error("esconnector: ca_fingerprint needs the C core and libcurl built with OpenSSL "
         .. "(this core cannot check it)", 2)
     end

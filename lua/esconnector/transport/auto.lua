@@ -14,6 +14,8 @@
 -- "resty": raises outside a cosocket phase.
 -- These raise rather than return nil, err: they are programmer errors,
 -- the same on every call.
+local core = require "esconnector.core"
+
 local auto = {}
 
 -- ngx.get_phase() names where ngx.socket.tcp and ngx.sleep work (the
@@ -134,11 +136,19 @@ function Auto:poll(timeout_ms)
   return self.curl and self.curl:poll(timeout_ms) or {}
 end
 
+-- The clock and sleeps of the curl transport are the core's: reading the
+-- time does not make the curl handle (nor load libcurl) before a send.
+local function curl_clock(self)
+  return not self.closed and (self.mode ~= "resty" and rawget(_G, "ngx") == nil or self:selected() == "curl")
+end
+
 function Auto:now_ms()
+  if curl_clock(self) then return core.now_ms() end
   return self:current():now_ms()
 end
 
 function Auto:sleep_ms(ms)
+  if curl_clock(self) then return core.sleep_ms(ms) end
   return self:current():sleep_ms(ms)
 end
 

@@ -1,4 +1,4 @@
---- The blocking transport, over libcurl in the C core.  For scripts, cron
+--- The blocking transport, over libcurl (the esconnector.curl C module).  For scripts, cron
 -- jobs and the command-line tool; inside nginx use the resty transport.
 --
 -- Contract shared by every transport:
@@ -22,6 +22,7 @@
 --   transport:start(request) -> token | nil, err
 --   transport:poll(timeout_ms) -> { { token, response, err }, ... }
 local core = require "esconnector.core"
+local curl_core = require "esconnector.curl" -- libcurl: loaded with this transport only
 
 local CurlTransport = {}
 CurlTransport.__index = CurlTransport
@@ -29,7 +30,7 @@ CurlTransport.__index = CurlTransport
 local curl = {}
 
 function curl.new(settings)
-  return setmetatable({ handle = core.curl_new(settings) }, CurlTransport)
+  return setmetatable({ handle = curl_core.curl_new(settings) }, CurlTransport)
 end
 
 -- libcurl codes that mean no byte of the request left this machine: the
