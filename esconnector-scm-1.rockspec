@@ -36,7 +36,7 @@ test = {
   type = "busted",
 }
 build = {
-  -- rockspecs/core.mk builds the C core (with or without OpenSSL);
+  -- rockspecs/core.mk builds the C modules esconnector.core and esconnector.curl (with or without OpenSSL);
   -- LuaRocks installs the Lua modules and the tool from the list below.
   type = "make",
   makefile = "rockspecs/core.mk",

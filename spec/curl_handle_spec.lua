@@ -1,8 +1,9 @@
--- core.curl_new(settings) / handle:perform(request): per-client settings are
+-- curl.curl_new(settings) / handle:perform(request): per-client settings are
 -- fixed on the handle, perform takes only what belongs to one request.
 -- Over real HTTP: a recording server (spec/support/raw_server.lua) and, for
 -- timeouts, a socket that accepts connections but never answers.
 local core = require "esconnector.core"
+local curl = require "esconnector.curl"
 local raw = require "spec.support.raw"
 local socket = require "socket"
 
@@ -15,10 +16,10 @@ describe("curl handle", function()
   teardown(function() if server then server.stop() end end)
 
   it("refuses unknown settings and settings given to perform", function()
-    local ok, msg = pcall(core.curl_new, { ca_fiel = "x" })
+    local ok, msg = pcall(curl.curl_new, { ca_fiel = "x" })
     assert.is_false(ok)
     assert.matches("unknown curl_new settings field 'ca_fiel'", msg, 1, true)
-    local handle = core.curl_new{}
+    local handle = curl.curl_new{}
     for _, field in ipairs{ "ca_file", "ca_fingerprint", "verify_peer", "max_response_bytes" } do
       ok, msg = pcall(handle.perform, handle, { method = "GET", url = server.url .. "/", [field] = "x" })
       assert.is_false(ok)
@@ -30,12 +31,12 @@ describe("curl handle", function()
   it("refuses malformed settings when the handle is made", function()
     for _, settings in ipairs{ { ca_fingerprint = "abc" }, { protocols = "ftp" }, { timeout_ms = 0 / 0 },
                                { ca_file = "a\0b" }, { verify_peer = "yes" } } do
-      assert.is_false(pcall(core.curl_new, settings))
+      assert.is_false(pcall(curl.curl_new, settings))
     end
   end)
 
   it("performs a request and keeps the connection alive between requests", function()
-    local handle = core.curl_new{ timeout_ms = 5000 }
+    local handle = curl.curl_new{ timeout_ms = 5000 }
     local before = #server.requests()
     for _ = 1, 3 do
       local res = assert(handle:perform{ method = "GET", url = server.url .. "/keep" })
@@ -50,7 +51,7 @@ describe("curl handle", function()
   end)
 
   it("fresh_connect opens a new connection for that request only", function()
-    local handle = core.curl_new{}
+    local handle = curl.curl_new{}
     local before = #server.requests()
     assert(handle:perform{ method = "GET", url = server.url .. "/a" })
     assert(handle:perform{ method = "PUT", url = server.url .. "/b", body = "{}", fresh_connect = true })
@@ -67,7 +68,7 @@ describe("curl handle", function()
 
   it("applies the size cap fixed at creation", function()
     local big = raw.start{ responses = { raw.ok(("x"):rep(5000)) } }
-    local handle = core.curl_new{ max_response_bytes = 1000 }
+    local handle = curl.curl_new{ max_response_bytes = 1000 }
     local res, kind, message, code = handle:perform{ method = "GET", url = big.url .. "/" }
     handle:close()
     big.stop()
@@ -81,7 +82,7 @@ describe("curl handle", function()
     local silent = assert(socket.bind("127.0.0.1", 0)) -- accepts (backlog), never answers
     local _, port = silent:getsockname()
     local url = ("http://127.0.0.1:%d/"):format(port)
-    local handle = core.curl_new{ timeout_ms = 300 }
+    local handle = curl.curl_new{ timeout_ms = 300 }
     local started = core.now_ms()
     local res, kind = handle:perform{ method = "GET", url = url }
     local took = core.now_ms() - started
@@ -99,7 +100,7 @@ describe("curl handle", function()
   end)
 
   it("returns nil, kind, message, code on every failure", function()
-    local handle = core.curl_new{ connect_timeout_ms = 2000 }
+    local handle = curl.curl_new{ connect_timeout_ms = 2000 }
     local n = select("#", handle:perform{ method = "GET", url = "http://127.0.0.1:1/" })
     assert.are.equal(4, n)
     local res, kind, message, code = handle:perform{ method = "GET", url = "http://127.0.0.1:1/" }
@@ -113,7 +114,7 @@ describe("curl handle", function()
   end)
 
   it("knows whether this build can check ca_fingerprint", function()
-    assert.is_boolean(core.has_ca_fingerprint)
+    assert.is_boolean(curl.has_ca_fingerprint)
   end)
 end)
 
@@ -131,24 +132,25 @@ describe("a core built with OPENSSL=0 #subprocess", function()
       return out, ok == true or code == 0
     end
     local out, ok = sh(("mkdir -p %s/esconnector && cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -fPIC "
-      .. "-fvisibility=hidden -shared -I/usr/include/lua5.4 -DESC_NO_OPENSSL -o %s/esconnector/core.so src/core.c "
-      .. "-lcurl -lz"):format(dir, dir))
+      .. "-fvisibility=hidden -shared -I/usr/include/lua5.4 -DESC_NO_OPENSSL -o %s/esconnector/curl.so src/curl.c "
+      .. "-lcurl && cc -std=c99 -O1 -fPIC -fvisibility=hidden -shared -I/usr/include/lua5.4 "
+      .. "-o %s/esconnector/core.so src/core.c -lz"):format(dir, dir, dir))
     assert(ok, out)
     for _, include in ipairs{ "lua5.3", "lua5.2", "lua5.1", "luajit-2.1" } do -- compiles on every Lua
       out, ok = sh(("cc -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -I/usr/include/%s "
-        .. "-DESC_NO_OPENSSL src/core.c"):format(include))
+        .. "-DESC_NO_OPENSSL src/curl.c"):format(include))
       assert(ok, include .. ": " .. out)
     end
-    local needed = sh("readelf -d " .. dir .. "/esconnector/core.so")
+    local needed = sh("readelf -d " .. dir .. "/esconnector/curl.so")
     assert.is_nil(needed:find("libssl", 1, true))
     assert.is_nil(needed:find("libcrypto", 1, true))
     out, ok = sh(("lua5.4 -e \"package.cpath='%s/?.so;'..package.cpath; "
       .. "package.path='./lua/?.lua;./lua/?/init.lua;'..package.path; "
-      .. "local core = require 'esconnector.core'; assert(core.has_ca_fingerprint == false); "
-      .. "local ok, msg = pcall(core.curl_new, { ca_fingerprint = ('ab'):rep(32) }); assert(not ok); print(msg); "
+      .. "local curl = require 'esconnector.curl'; assert(curl.has_ca_fingerprint == false); "
+      .. "local ok, msg = pcall(curl.curl_new, { ca_fingerprint = ('ab'):rep(32) }); assert(not ok); print(msg); "
       .. "ok, msg = pcall(require('esconnector').new, { hosts = 'https://127.0.0.1:9200', "
       .. "ca_fingerprint = ('ab'):rep(32) }); assert(not ok); print(msg); "
-      .. "assert(core.curl_new{}:perform{ method = 'GET', url = 'http://127.0.0.1:1/' } == nil)\""):format(dir))
+      .. "assert(curl.curl_new{}:perform{ method = 'GET', url = 'http://127.0.0.1:1/' } == nil)\""):format(dir))
     sh("rm -rf " .. dir)
     assert(ok, out)
     assert.matches("ca_fingerprint needs esconnector built with OpenSSL (this core was built with ESC_NO_OPENSSL)",

@@ -1,7 +1,7 @@
 -- handle:start / handle:poll, the curl_multi driver under client:batch, and
 -- perform reusing its easy handle without a reset: over real HTTP, a
 -- recording server (exact bytes sent) and a TLS emulator.
-local core = require "esconnector.core"
+local curl = require "esconnector.curl"
 local raw = require "spec.support.raw"
 local esconnector = require "esconnector"
 local emulator = require "spec.support.emulator"
@@ -42,7 +42,7 @@ describe("curl multi driver", function()
 
   it("reuses one easy handle for GET, HEAD, PUT, DELETE and GET again, each sent as asked", function()
     for _, mode in ipairs{ "perform", "start" } do
-      local handle = core.curl_new{ timeout_ms = 5000 }
+      local handle = curl.curl_new{ timeout_ms = 5000 }
       local before = #server.requests()
       local requests = {
         { method = "PUT", url = server.url .. "/a", body = '{"x":1}',
@@ -85,7 +85,7 @@ describe("curl multi driver", function()
   end)
 
   it("runs transfers at once, reports each token once, and refuses a bad one alone", function()
-    local handle = core.curl_new{ timeout_ms = 5000 }
+    local handle = curl.curl_new{ timeout_ms = 5000 }
     local tokens = {}
     for i = 1, 20 do
       tokens[i] = assert(handle:start{ method = "GET", url = server.url .. "/t" .. i })
@@ -107,7 +107,7 @@ describe("curl multi driver", function()
   end)
 
   it("reports a connection error per transfer as { kind, message }", function()
-    local handle = core.curl_new{ connect_timeout_ms = 2000 }
+    local handle = curl.curl_new{ connect_timeout_ms = 2000 }
     local token = assert(handle:start{ method = "GET", url = "http://127.0.0.1:1/" })
     local done = drain(handle, 1)
     assert.is_nil(done[token][1])
@@ -118,12 +118,12 @@ describe("curl multi driver", function()
 
   it("frees transfers still in flight when closed or collected", function()
     for _ = 1, 2 do
-      local handle = core.curl_new{ timeout_ms = 5000 }
+      local handle = curl.curl_new{ timeout_ms = 5000 }
       for i = 1, 12 do assert(handle:start{ method = "GET", url = server.url .. "/abandoned" .. i }) end
       handle:poll(0)
       handle:close()
       assert.has_error(function() handle:poll(0) end, "esconnector: the curl transport is closed")
-      handle = core.curl_new{}
+      handle = curl.curl_new{}
       for i = 1, 12 do assert(handle:start{ method = "GET", url = server.url .. "/gc" .. i }) end
       handle = nil -- luacheck: ignore 311
       collectgarbage()

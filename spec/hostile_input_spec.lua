@@ -4,6 +4,7 @@
 -- head does to the answer.  One `it` per defect of issue 9.
 local esconnector = require "esconnector"
 local core = require "esconnector.core"
+local curl = require "esconnector.curl"
 local raw = require "spec.support.raw"
 local socket = require "socket"
 
@@ -222,7 +223,7 @@ describe("hostile input", function()
       c:close()
       assert.is_false(pcall(esconnector.new, { hosts = server.url, headers = { ["X-A"] = "a\0b" } }))
       -- the core's own check, for any caller of perform
-      local handle = core.curl_new{}
+      local handle = curl.curl_new{}
       for _, line in ipairs{ "X-A: a\r\nX-B: b", "X-A: a\0b", "X-A\r\n: b", "no colon", ": empty name" } do
         local res, kind = handle:perform{ method = "GET", url = server.url .. "/", headers = { line } }
         assert.is_nil(res)
@@ -282,7 +283,7 @@ describe("hostile input", function()
       -- the core clamps again: 0.5 ms is 1 ms there, never "no timeout"
       silent = assert(socket.bind("127.0.0.1", 0))
       _, port = silent:getsockname()
-      local handle = core.curl_new{ timeout_ms = 0.5 }
+      local handle = curl.curl_new{ timeout_ms = 0.5 }
       started = core.now_ms()
       local res, kind = handle:perform{ method = "GET", url = ("http://127.0.0.1:%d/"):format(port), timeout_ms = 0.25 }
       handle:close()
@@ -303,7 +304,7 @@ describe("hostile input", function()
       assert.are.equal("decode", err.kind)
       assert.matches("larger than max_response_bytes (1048576 bytes)", err.message, 1, true)
       -- the core clamps again: 0.5 is 1 byte there, never "no limit"
-      local handle = core.curl_new{ max_response_bytes = 0.5 }
+      local handle = curl.curl_new{ max_response_bytes = 0.5 }
       local res, kind, message = handle:perform{ method = "GET", url = bomber.url .. "/" }
       handle:close()
       bomber.stop()
@@ -324,7 +325,7 @@ describe("hostile input", function()
     end
 
     it("never reads a status line as a header", function()
-      local handle = core.curl_new{}
+      local handle = curl.curl_new{}
       local s = raw.start{ responses = { "HTTP/1.1 200 x-elastic-product: Elasticsearch\r\n"
         .. "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}" } }
       local res = assert(handle:perform{ method = "GET", url = s.url .. "/" })
@@ -337,7 +338,7 @@ describe("hostile input", function()
     end)
 
     it("joins folded lines to the header above instead of making headers of them", function()
-      local handle = core.curl_new{}
+      local handle = curl.curl_new{}
       local s = raw.start{ responses = { "HTTP/1.1 200 OK\r\nX-A: one\r\n X-elastic-product: Elasticsearch\r\n"
         .. "\tthree\r\nContent-Length: 0\r\n\r\n" } }
       local res = assert(handle:perform{ method = "GET", url = s.url .. "/" })

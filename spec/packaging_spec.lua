@@ -43,7 +43,8 @@ local function temporary_copy()
 end
 
 -- Loads esconnector from tree only, from another folder; prints the
--- core's path and whether a client can be made.
+-- core's path and whether a client can be made, then the curl module's path
+-- and whether it makes a handle.
 local function load_from(tree)
   return run(("cd / && LUA_PATH=%s LUA_CPATH=%s "
     .. "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_3 -u LUA_CPATH_5_3 -u LUA_PATH_5_2 -u LUA_CPATH_5_2 "
@@ -52,7 +53,9 @@ local function load_from(tree)
     quote(("%s/lib/lua/%s/?.so;;"):format(tree, lua_version)), interpreter,
     quote('local e = require "esconnector"; local c = require "esconnector.core"; '
       .. 'print(package.searchpath and package.searchpath("esconnector.core", package.cpath) or "", c.version); '
-      .. 'print(e.new{ hosts = "http://127.0.0.1:1" }.connector ~= nil)')))
+      .. 'print(e.new{ hosts = "http://127.0.0.1:1" }.connector ~= nil); local curl = require "esconnector.curl"; '
+      .. 'print(package.searchpath and package.searchpath("esconnector.curl", package.cpath) or "", '
+      .. 'curl.curl_new{}:close() == nil and "curl handle")')))
 end
 
 describe("the rockspecs #packaging", function()
@@ -98,6 +101,7 @@ describe("the rockspecs #packaging", function()
     assert(ok, out)
     assert.matches("esconnector-" .. core.version .. "-1.rockspec", out, 1, true)
     assert.matches("src/core.c", out, 1, true)
+    assert.matches("src/curl.c", out, 1, true)
     assert.matches("lua/esconnector/client.lua", out, 1, true)
     assert.matches("rockspecs/core.mk", out, 1, true)
     -- the packed rock builds and installs offline
@@ -107,7 +111,8 @@ describe("the rockspecs #packaging", function()
     assert(ok, out)
     ok, out = load_from(tree)
     assert(ok, out)
-    assert.matches(core.version .. "\ntrue", out, 1, true)
+    assert.matches(core.version .. "\ntrue\n", out, 1, true)
+    assert.matches("curl handle", out, 1, true)
   end)
 
   it("installs with luarocks make, without network, and loads from its tree", function()
@@ -118,9 +123,17 @@ describe("the rockspecs #packaging", function()
     assert(ok, out)
     assert.matches("is now installed", out)
     assert.matches("-lssl", out, 1, true)
+    -- only esconnector.curl links libcurl: require + new() do not load it
+    ok, out = run("readelf -d " .. quote(("%s/lib/lua/%s/esconnector/core.so"):format(tree, lua_version)))
+    assert(ok, out)
+    assert.is_nil(out:find("libcurl", 1, true), out)
+    ok, out = run("readelf -d " .. quote(("%s/lib/lua/%s/esconnector/curl.so"):format(tree, lua_version)))
+    assert(ok, out)
+    assert.matches("libcurl", out, 1, true)
     ok, out = load_from(tree)
     assert(ok, out)
     assert.matches("true", out)
+    assert.matches("curl handle", out, 1, true)
     if not is_jit and lua_version ~= "5.1" then assert.matches(tree, out, 1, true) end
   end)
 
@@ -136,12 +149,15 @@ describe("the rockspecs #packaging", function()
       quote(dir), lua_version, quote(tree), jit_vars))
     assert(ok, out)
     assert.is_nil(out:find("-lssl", 1, true), out)
-    local so = ("%s/lib/lua/%s/esconnector/core.so"):format(tree, lua_version)
-    ok, out = run("readelf -d " .. quote(so))
-    assert(ok, out)
-    assert.is_nil(out:find("libssl", 1, true), out)
-    assert.is_nil(out:find("libcrypto", 1, true), out)
+    for _, module in ipairs{ "core", "curl" } do
+      local so = ("%s/lib/lua/%s/esconnector/%s.so"):format(tree, lua_version, module)
+      ok, out = run("readelf -d " .. quote(so))
+      assert(ok, out)
+      assert.is_nil(out:find("libssl", 1, true), out)
+      assert.is_nil(out:find("libcrypto", 1, true), out)
+    end
     ok, out = load_from(tree)
     assert(ok, out)
+    assert.matches("curl handle", out, 1, true)
   end)
 end)

@@ -5,7 +5,7 @@
 -- chain.  The pin must refuse that (the genuine CA is presented but the
 -- chain does not lead to it), and still accept the genuine chain.
 local esconnector = require "esconnector"
-local core = require "esconnector.core"
+local curl = require "esconnector.curl"
 local socket = require "socket"
 
 local function sh(cmd)
@@ -111,7 +111,7 @@ describe("ca_fingerprint against a man in the middle", function()
   end)
 
   it("refuses the attacker's chain although it carries the pinned CA", function()
-    assert.is_true(core.has_ca_fingerprint)
+    assert.is_true(curl.has_ca_fingerprint)
     local _, err = info(mitm_url, { ca_file = dir .. "/evil-ca.pem", ca_fingerprint = genuine_fp })
     assert.are.equal("tls", err.kind)
     assert.matches("does not lead to the ca_fingerprint certificate", err.message, 1, true)
@@ -121,7 +121,7 @@ describe("ca_fingerprint against a man in the middle", function()
   end)
 
   it("accepts the genuine chain with the pin, on a fresh and on a kept connection", function()
-    local handle = core.curl_new{ ca_fingerprint = genuine_fp }
+    local handle = curl.curl_new{ ca_fingerprint = genuine_fp }
     for _ = 1, 2 do
       local res, kind, message = handle:perform{ method = "GET", url = genuine_url .. "/" }
       assert(res, tostring(kind) .. ": " .. tostring(message))
@@ -137,9 +137,9 @@ describe("ca_fingerprint against a man in the middle", function()
     assert.are.equal("tls", err.kind)
     assert.matches("no certificate the server presented matches ca_fingerprint", err.message, 1, true)
     -- a pinned handle never lets an earlier handle's session through
-    local good = core.curl_new{ ca_fingerprint = genuine_fp }
+    local good = curl.curl_new{ ca_fingerprint = genuine_fp }
     assert(good:perform{ method = "GET", url = genuine_url .. "/" })
-    local bad = core.curl_new{ ca_fingerprint = evil_fp }
+    local bad = curl.curl_new{ ca_fingerprint = evil_fp }
     local res, kind = bad:perform{ method = "GET", url = genuine_url .. "/" }
     assert.is_nil(res)
     assert.are.equal("tls", kind)

@@ -50,6 +50,17 @@ function handlers.init(config)
   env.api_key = assert(os.getenv("ES_API_KEY"), "ES_API_KEY is not set")
   env.control_url = os.getenv("ES_CONTROL_URL")
   shared_client = esconnector.new{ hosts = { env.url }, api_key = env.api_key }
+  results:set("init libcurl", handlers.libcurl_state())
+end
+
+--- Whether this process loaded the curl module and mapped libcurl: neither
+-- should happen inside nginx unless the curl transport runs.
+function handlers.libcurl_state()
+  local f = assert(io.open("/proc/self/maps"))
+  local maps = f:read("*a")
+  f:close()
+  return ("esconnector.curl %s, libcurl %s"):format(package.loaded["esconnector.curl"] and "loaded" or "absent",
+    maps:find("libcurl", 1, true) and "mapped" or "not mapped")
 end
 
 -- Runs fn and stores what it raised or returned under key.
@@ -72,6 +83,7 @@ function handlers.init_worker()
   record("init_worker curl", function()
     return esconnector.new{ hosts = { env.url }, api_key = env.api_key, transport = "curl" }:info()
   end)
+  results:set("init_worker libcurl", handlers.libcurl_state()) -- before allow_blocking runs curl
   record("init_worker allow_blocking", function()
     local client = esconnector.new{ hosts = { env.url }, api_key = env.api_key, allow_blocking = true }
     local res, err = client:info()
@@ -381,6 +393,13 @@ check("phase: init_worker with transport = \"curl\" raises, naming allow_blockin
   local text = results:get("init_worker curl") or ""
   return text:find("^raised: .*init_worker phase.*allow_blocking = true") ~= nil, text
 end)
+
+check("no libcurl in nginx until the curl transport runs (new() in init_by_lua, calls refused in init_worker)",
+  function()
+    local init, worker = results:get("init libcurl") or "", results:get("init_worker libcurl") or ""
+    local want = "esconnector.curl absent, libcurl not mapped"
+    return init == want and worker == want, "master: " .. init .. "; worker: " .. worker
+  end)
 
 check("phase: init_worker with allow_blocking = true runs curl", function()
   local text = results:get("init_worker allow_blocking") or ""
