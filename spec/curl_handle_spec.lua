@@ -124,13 +124,7 @@ describe("a core built with OPENSSL=0 #subprocess", function()
   it("links no OpenSSL and refuses ca_fingerprint, naming the build", function()
     local dir = os.tmpname()
     os.remove(dir)
-    local function sh(cmd)
-      local pipe = assert(io.popen("env -u LD_PRELOAD sh -c '" .. cmd:gsub("'", "'\\''") .. "' 2>&1"))
-      local out = pipe:read("*a")
-      local ok, _, code = pipe:close()
-      if type(ok) == "number" then code = ok end
-      return out, ok == true or code == 0
-    end
+    local sh = require("spec.support.shell").sh
     local out, ok = sh(("mkdir -p %s/esconnector && cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -fPIC "
       .. "-fvisibility=hidden -shared -I/usr/include/lua5.4 -DESC_NO_OPENSSL -o %s/esconnector/curl.so src/curl.c "
       .. "-lcurl && cc -std=c99 -O1 -fPIC -fvisibility=hidden -shared -I/usr/include/lua5.4 "

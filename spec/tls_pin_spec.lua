@@ -8,21 +8,8 @@ local esconnector = require "esconnector"
 local curl = require "esconnector.curl"
 local socket = require "socket"
 
-local function sh(cmd)
-  local pipe = assert(io.popen("env -u LD_PRELOAD sh -c '" .. cmd:gsub("'", "'\\''") .. "' 2>&1"))
-  local out = pipe:read("*a")
-  local ok, _, code = pipe:close()
-  if type(ok) == "number" then code = ok end
-  return out, ok == true or code == 0
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local shell = require "spec.support.shell"
+local sh, read_file = shell.sh, shell.read_file
 
 local CERTS = [=[
 set -e

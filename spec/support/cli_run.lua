@@ -7,9 +7,7 @@ local cli_run = {}
 
 cli_run.interpreter = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
 
-function cli_run.quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+cli_run.quote = require("spec.support.shell").quote
 local quote = cli_run.quote
 
 local function slurp(path)

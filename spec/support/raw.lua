@@ -7,17 +7,8 @@ local json = require "esconnector.json"
 
 local raw = {}
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("*a")
-  f:close()
-  return data
-end
+local shell = require "spec.support.shell"
+local quote, read_file = shell.quote, shell.read_file
 
 --- A plain answer Elasticsearch would give: 200, the product header, JSON.
 function raw.ok(body, extra_headers)
