@@ -367,6 +367,14 @@ end
 
 -- Checks before the first key is made: the key directory can take a key
 -- file, and the credentials can make keys.  Returns nil or a message.
+-- Why the connectors a rotate, reconcile or retire names are not usable
+-- (ids and --all together, or neither; a bad --page-size), or nil.
+local function targets_problem(args)
+  if args.all and #args.connector_id > 0 then return "give connector ids or --all, not both" end
+  if not args.all and #args.connector_id == 0 then return "give connector ids or --all" end
+  return check_size(args.page_size, "--page-size")
+end
+
 -- Returns nil, or the error that stops the run: the key directory (a file
 -- is written there and removed, dry run included: that is what the real run
 -- would need) and the credentials (the API's own error, status and all).
@@ -412,9 +420,7 @@ end
 
 function commands.rotate(client, args, say, complain)
   local ids = args.connector_id
-  if args.all and #ids > 0 then return 2, "give connector ids or --all, not both" end
-  if not args.all and #ids == 0 then return 2, "give connector ids or --all" end
-  local bad = check_size(args.page_size, "--page-size")
+  local bad = targets_problem(args)
   if bad then return 2, bad end
   if not concurrency_ok(args) then return 2, "--concurrency must be a whole number of 1 or more" end
   local retire_after
@@ -523,9 +529,7 @@ end
 
 function commands.reconcile(client, args, say)
   local ids = args.connector_id
-  if args.all and #ids > 0 then return 2, "give connector ids or --all, not both" end
-  if not args.all and #ids == 0 then return 2, "give connector ids or --all" end
-  local bad = check_size(args.page_size, "--page-size")
+  local bad = targets_problem(args)
   if bad then return 2, bad end
   local grace = seconds(args.grace)
   if not grace then return 2, "--grace must be a duration like 0, 90s, 15m, 1h or 2d" end
@@ -559,9 +563,7 @@ end
 
 function commands.retire(client, args, say)
   local ids = args.connector_id
-  if args.all and #ids > 0 then return 2, "give connector ids or --all, not both" end
-  if not args.all and #ids == 0 then return 2, "give connector ids or --all" end
-  local bad = check_size(args.page_size, "--page-size")
+  local bad = targets_problem(args)
   if bad then return 2, bad end
   local report, err = client:retire{ connector_ids = not args.all and ids or nil, all = args.all or nil,
     page_size = args.page_size }

@@ -15,18 +15,10 @@ end
 M.ROOT = script_dir() .. "/../.."
 M.ESEMU = M.ROOT .. "/emulator/esemu"
 
-function M.q(s) -- shell quoting
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell = require "spec.support.shell"
+M.q = shell.quote -- shell quoting
 local q = M.q
-
-function M.read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+M.read_file = shell.read_file
 local read_file = M.read_file
 
 function M.write_file(path, data)
