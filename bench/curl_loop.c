@@ -1,7 +1,10 @@
 /* The floor for one client: N sequential PUT round trips over one reused
- * libcurl easy handle, set up once, with the request esconnector sends for
- * connector.update_api_key_id.  Prints one JSON line.
- *   curl_loop URL N */
+ * libcurl easy handle, set up once.  Prints one JSON line.
+ *   curl_loop URL N              the minimal request: Accept, Content-Type
+ *   curl_loop URL N USER_AGENT   the request esconnector sends for
+ *       connector.update_api_key_id, byte for byte: also its User-Agent and,
+ *       as its curl transport asks for compressed answers, Accept-Encoding
+ *       (CURLOPT_ACCEPT_ENCODING, the way esconnector sets it) */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,15 +49,17 @@ int main(int argc, char **argv)
     "Expect:",
   };
   struct sink sink = { 0 };
-  char url[1024];
+  char url[1024], agent[1024];
   long i, n, status = 0;
   size_t k;
   double t0, ms;
   CURL *easy;
   int rc = 0;
 
-  if (argc != 3 || snprintf(url, sizeof url, "%s/_connector/bench/_api_key_id", argv[1]) >= (int)sizeof url) {
-    fprintf(stderr, "usage: curl_loop URL N\n");
+  if (argc < 3 || argc > 4 ||
+      (argc == 4 && snprintf(agent, sizeof agent, "User-Agent: %s", argv[3]) >= (int)sizeof agent) ||
+      snprintf(url, sizeof url, "%s/_connector/bench/_api_key_id", argv[1]) >= (int)sizeof url) {
+    fprintf(stderr, "usage: curl_loop URL N [USER_AGENT]\n");
     return 2;
   }
   n = strtol(argv[2], NULL, 10);
@@ -68,7 +73,15 @@ int main(int argc, char **argv)
     if (!h)
       return 1;
     headers = h;
+    if (k == 0 && argc == 4) { /* esconnector's order: Accept, User-Agent, Content-Type */
+      h = curl_slist_append(headers, agent);
+      if (!h)
+        return 1;
+      headers = h;
+    }
   }
+  if (argc == 4)
+    CHECK(curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""));
   CHECK(curl_easy_setopt(easy, CURLOPT_URL, url));
   CHECK(curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L));
   CHECK(curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "PUT"));

@@ -4,6 +4,8 @@
 --   esconnector.lua batch URL N CONCURRENCY   N calls through client:batch
 --   esconnector.lua memory URL N BATCHES      resident memory: after 1k and
 --       after N sequential calls; after 1, 10 and BATCHES batches of 1000
+--   esconnector.lua user_agent URL            the User-Agent one call sends
+--       (for the C loop to send the same request)
 local esconnector = require "esconnector"
 local core = require "esconnector.core"
 local json = require "esconnector.json"
@@ -46,7 +48,13 @@ end
 
 local client = esconnector.new{ hosts = { url } }
 local out = { mode = mode }
-if mode == "sequential" then
+if mode == "user_agent" then
+  local seen = esconnector.new{ hosts = { url }, on_request = function(r)
+    for _, line in ipairs(r.headers) do out.user_agent = out.user_agent or line:match("^User%-Agent: (.*)$") end
+  end }
+  seen.connector:update_api_key_id(PARAMS)
+  seen:close()
+elseif mode == "sequential" then
   local n = tonumber(arg[3])
   sequential(client, math.min(n, 200)) -- connect and warm up
   local t0 = core.now_ms()

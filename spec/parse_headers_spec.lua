@@ -31,6 +31,16 @@ describe("core.parse_headers", function()
     assert.are.equal("2", h.b)
   end)
 
+  it("lower-cases names of any length, short or past 64 bytes, folded or not", function()
+    local name64, name65, huge = ("N"):rep(64), ("N"):rep(65), ("Long-Name-"):rep(10000)
+    local h = core.parse_headers(name64 .. ":  a \r\n" .. name65 .. ": b\r\n" .. huge .. ": c\r\n d\r\n"
+      .. "Empty:\r\n\r\n")
+    assert.are.equal("a", h[name64:lower()])
+    assert.are.equal("b", h[name65:lower()])
+    assert.are.equal("c d", h[huge:lower()])
+    assert.are.equal("", h.empty)
+  end)
+
   it("reads 100000 headers and a 1 MB value", function()
     local lines = { "HTTP/1.1 200 OK" }
     for i = 1, 100000 do lines[#lines + 1] = "X-" .. i .. ": " .. i end

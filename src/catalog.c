@@ -479,15 +479,6 @@ static const struct esc_endpoint *esc_catalog_at(size_t i)
   return i < ESC_ENDPOINT_COUNT ? &esc_endpoints[i] : NULL;
 }
 
-static const struct esc_endpoint *esc_catalog_find(const char *name)
-{
-  size_t i;
-  for (i = 0; i < ESC_ENDPOINT_COUNT; i++)
-    if (strcmp(esc_endpoints[i].name, name) == 0)
-      return &esc_endpoints[i];
-  return NULL;
-}
-
 static const char *esc_type_name(enum esc_type type)
 {
   switch (type) {

@@ -138,7 +138,6 @@ static int esc_l_base64_decode(lua_State *L)
 ESC_EXPORT int luaopen_esconnector_core(lua_State *L)
 {
   static const luaL_Reg functions[] = {
-    { "prepare", esc_l_prepare },
     { "interpret", esc_l_interpret },
     { "escape", esc_l_escape },
     { "catalog", esc_l_catalog },
@@ -151,8 +150,17 @@ ESC_EXPORT int luaopen_esconnector_core(lua_State *L)
     { "parse_headers", esc_l_parse_headers },
     { NULL, NULL }
   };
+  size_t i;
   lua_newtable(L);
   esc_setfuncs(L, functions, 0);
+  /* prepare finds a row by name in a table: { [name] = row pointer } */
+  lua_createtable(L, 0, (int)ESC_ENDPOINT_COUNT);
+  for (i = 0; i < ESC_ENDPOINT_COUNT; i++) {
+    lua_pushlightuserdata(L, (void *)&esc_endpoints[i]);
+    lua_setfield(L, -2, esc_endpoints[i].name);
+  }
+  lua_pushcclosure(L, esc_l_prepare, 1);
+  lua_setfield(L, -2, "prepare");
   lua_pushliteral(L, ESC_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

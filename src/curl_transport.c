@@ -326,6 +326,22 @@ static void esc_check_fields(lua_State *L, int idx, const char *const *known,
   }
 }
 
+/* esc_check_fields for a table at idx of which `present` known fields are
+ * not nil: counting the entries (no name compared) settles the usual case
+ * where nothing else is there. */
+static void esc_check_fields_counted(lua_State *L, int idx, int present,
+                                     const char *const *known, const char *what)
+{
+  int count = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    count++;
+  }
+  if (count != present)
+    esc_check_fields(L, idx, known, what);
+}
+
 /* Reads the settings table at idx into s (owned by a userdata already, so
  * a raise leaks nothing). */
 static void esc_settings_read(lua_State *L, int idx, struct esc_settings *s)
@@ -649,11 +665,20 @@ static int esc_request_prepare(lua_State *L, int req, CURL *h, const struct esc_
   int fresh, top = lua_gettop(L), is_get, is_head, with_body, failed;
   long connect_ms, timeout_ms;
   CURLcode rc;
-  esc_check_fields(L, req, known, "perform request");
   lua_getfield(L, req, "method");
   lua_getfield(L, req, "url");
   lua_getfield(L, req, "body");
   lua_getfield(L, req, "headers");
+  lua_getfield(L, req, "fresh_connect");
+  lua_getfield(L, req, "connect_timeout_ms");
+  lua_getfield(L, req, "timeout_ms");
+  {
+    int i, present = 0;
+    for (i = top + 1; i <= top + 7; i++)
+      present += !lua_isnil(L, i);
+    esc_check_fields_counted(L, req, present, known, "perform request");
+  }
+  lua_settop(L, top + 4);
   if (lua_type(L, top + 1) != LUA_TSTRING || lua_type(L, top + 2) != LUA_TSTRING)
     return luaL_error(L, "esconnector: perform: method and url must be strings");
   method = lua_tolstring(L, top + 1, &method_len);

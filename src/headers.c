@@ -50,7 +50,8 @@ static void esc_add_trimmed(luaL_Buffer *b, const char *from, const char *to)
 static void esc_parse_head(lua_State *L, const char *data, size_t len)
 {
   const char *p = data, *end, *next;
-  lua_newtable(L);
+  char lower[64]; /* a usual name is lower-cased here, without a buffer */
+  lua_createtable(L, 0, 8); /* sized for a usual head: no rehash */
   if (!data)
     return;
   end = data + len;
@@ -59,8 +60,7 @@ static void esc_parse_head(lua_State *L, const char *data, size_t len)
     p = next;
   }
   while (p < end) {
-    const char *line_end = esc_line_end(p, end, &next), *k, *colon;
-    luaL_Buffer b;
+    const char *line_end = esc_line_end(p, end, &next), *k, *colon, *v, *v_end;
     if (line_end == p)
       break; /* the blank line: the head is over */
     for (k = p; k < line_end && esc_is_tchar((unsigned char)*k); k++)
@@ -70,20 +70,37 @@ static void esc_parse_head(lua_State *L, const char *data, size_t len)
       p = next; /* not a header line (a stray fold lands here too) */
       continue;
     }
-    luaL_buffinit(L, &b);
-    for (k = p; k < colon; k++)
-      luaL_addchar(&b, (*k >= 'A' && *k <= 'Z') ? (char)(*k + 32) : *k);
-    luaL_pushresult(&b);
-    luaL_buffinit(L, &b);
-    esc_add_trimmed(&b, colon + 1, line_end);
-    p = next;
-    while (p < end && esc_is_ows(*p)) { /* obs-fold continuation lines */
-      line_end = esc_line_end(p, end, &next);
-      luaL_addchar(&b, ' ');
-      esc_add_trimmed(&b, p, line_end);
-      p = next;
+    if ((size_t)(colon - p) <= sizeof lower) {
+      size_t i, n = (size_t)(colon - p);
+      for (i = 0; i < n; i++)
+        lower[i] = (p[i] >= 'A' && p[i] <= 'Z') ? (char)(p[i] + 32) : p[i];
+      lua_pushlstring(L, lower, n);
+    } else {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      for (k = p; k < colon; k++)
+        luaL_addchar(&b, (*k >= 'A' && *k <= 'Z') ? (char)(*k + 32) : *k);
+      luaL_pushresult(&b);
     }
-    luaL_pushresult(&b);
+    p = next;
+    if (p < end && esc_is_ows(*p)) { /* obs-fold continuation lines */
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      esc_add_trimmed(&b, colon + 1, line_end);
+      while (p < end && esc_is_ows(*p)) {
+        line_end = esc_line_end(p, end, &next);
+        luaL_addchar(&b, ' ');
+        esc_add_trimmed(&b, p, line_end);
+        p = next;
+      }
+      luaL_pushresult(&b);
+    } else { /* one line: the trimmed value as it is */
+      for (v = colon + 1; v < line_end && esc_is_ows(*v); v++)
+        ;
+      for (v_end = line_end; v_end > v && esc_is_ows(v_end[-1]); v_end--)
+        ;
+      lua_pushlstring(L, v, (size_t)(v_end - v));
+    }
     lua_pushvalue(L, -2);
     lua_rawget(L, -4);
     if (!lua_isnil(L, -1)) { /* earlier value, then ", ", then this one */

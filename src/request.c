@@ -283,7 +283,7 @@ static int esc_compare_names(const void *a, const void *b)
 }
 
 /* Pushes a table, sorted, of the string keys of params that the row does not
- * know; raises on a key that is not a string (a programmer error).  The keys
+ * know (nil when there are none); raises on a key that is not a string (a programmer error).  The keys
  * stay alive in params, so a userdata array of their pointers sorts them in
  * O(n log n) whatever their number. */
 static void esc_push_unknown_keys(lua_State *L, const struct esc_endpoint *ep)
@@ -298,7 +298,11 @@ static void esc_push_unknown_keys(lua_State *L, const struct esc_endpoint *ep)
     if (strcmp(lua_tostring(L, -1), "body") != 0 && !esc_is_known(ep, lua_tostring(L, -1)))
       n++;
   }
-  names = lua_newuserdata(L, (n ? n : 1) * sizeof *names);
+  if (n == 0) { /* the usual case: nothing to sort, no table */
+    lua_pushnil(L);
+    return;
+  }
+  names = lua_newuserdata(L, n * sizeof *names);
   i = 0;
   lua_pushnil(L);
   while (lua_next(L, ARG_PARAMS)) {
@@ -319,7 +323,11 @@ static void esc_push_unknown_keys(lua_State *L, const struct esc_endpoint *ep)
 /* Appends "<n>: <message>;" to the validation list; message on top. */
 static void esc_add_validation(lua_State *L)
 {
-  int n = (int)esc_rawlen(L, SLOT_ERRORS);
+  int n = (int)esc_rawlen(L, SLOT_ERRORS); /* 0 while still nil */
+  if (!lua_istable(L, SLOT_ERRORS)) { /* made on the first message */
+    lua_newtable(L);
+    lua_replace(L, SLOT_ERRORS);
+  }
   lua_rawseti(L, SLOT_ERRORS, n + 1);
 }
 
@@ -651,7 +659,16 @@ static int esc_format_query(lua_State *L, int idx, const struct esc_param *p,
   }
 }
 
-/* Appends "name=value" pairs for the params in list to the query table at
+/* The query list at qidx, made on the first pair (nil until then). */
+static void esc_query_made(lua_State *L, int qidx)
+{
+  if (!lua_istable(L, qidx)) {
+    lua_newtable(L);
+    lua_replace(L, qidx);
+  }
+}
+
+/* Appends "name=value" pairs for the params in list to the query list at
  * qidx; returns 0, or 2 with nil + error pushed. */
 static int esc_add_query(lua_State *L, int qidx, const struct esc_param *list,
                          int validate)
@@ -662,6 +679,7 @@ static int esc_add_query(lua_State *L, int qidx, const struct esc_param *list,
       if (esc_format_query(L, -1, list, validate) == 2)
         return 2;
       lua_pushfstring(L, "%s=%s", list->name, lua_tostring(L, -1));
+      esc_query_made(L, qidx);
       esc_rawseti(L, qidx, esc_rawlen(L, qidx) + 1);
       lua_pop(L, 1);
     }
@@ -825,6 +843,7 @@ static int esc_add_unchecked(lua_State *L, const struct esc_endpoint *ep,
         lua_pushliteral(L, "=");
         lua_pushvalue(L, -3);
         lua_concat(L, 3);
+        esc_query_made(L, qidx);
         esc_rawseti(L, qidx, esc_rawlen(L, qidx) + 1);
         lua_pop(L, 1);
       }
@@ -909,8 +928,12 @@ static int esc_validate(lua_State *L, const struct esc_endpoint *ep)
 static int esc_l_prepare(lua_State *L)
 {
   const char *name = luaL_checkstring(L, 1);
-  const struct esc_endpoint *ep = esc_catalog_find(name);
+  const struct esc_endpoint *ep;
   int validate, qidx, nbody;
+  lua_pushvalue(L, 1);
+  lua_rawget(L, lua_upvalueindex(1)); /* name -> row, made at load */
+  ep = (const struct esc_endpoint *)lua_touserdata(L, -1);
+  lua_pop(L, 1);
   if (!ep)
     return luaL_error(L, "esconnector: unknown API '%s'", name);
   luaL_checktype(L, ARG_PARAMS, LUA_TTABLE);
@@ -921,11 +944,11 @@ static int esc_l_prepare(lua_State *L)
     return luaL_error(L, "esconnector: params.body must be a table");
   lua_newtable(L); /* SLOT_REQUEST */
   lua_newtable(L); /* SLOT_BODY */
-  lua_newtable(L); /* SLOT_ERRORS */
+  lua_pushnil(L); /* SLOT_ERRORS: a table from the first message */
   if (validate)
     esc_push_unknown_keys(L, ep); /* SLOT_UNKNOWN */
   else
-    lua_newtable(L);
+    lua_pushnil(L);
 
   nbody = esc_parse_body(L, ep, validate);
   if (nbody < 0)
@@ -934,7 +957,7 @@ static int esc_l_prepare(lua_State *L)
     return 2;
   lua_setfield(L, SLOT_REQUEST, "path");
 
-  lua_newtable(L);
+  lua_pushnil(L); /* the query list, from the first pair */
   qidx = lua_gettop(L);
   if (esc_add_query(L, qidx, ep->query, validate) == 2 ||
       esc_add_query(L, qidx, esc_common_query, validate) == 2)

@@ -841,7 +841,7 @@ end
 -- A failed call's error: the attempts it made, scrubbed of the request's
 -- secrets.
 local function failure(api, prepared, attempts, history, err)
-  err.api, err.attempts, err.history = api, attempts, history
+  err.api, err.attempts, err.history = api, attempts, history or {}
   local secrets = prepared.secrets or request_secrets(api, prepared.body)
   if #secrets > 0 then scrub(err, secrets, {}) end
   return nil, errors.new(err)
@@ -864,14 +864,13 @@ function Client:send(api, prepared, headers, body, call_options)
   local retry_on_timeout = call_options.retry_on_timeout
   if retry_on_timeout == nil then retry_on_timeout = self.retry_on_timeout end
   local deadline_ms = call_options.deadline_ms or self.deadline_ms
-  local started = transport:now_ms()
-  local deadline_at = deadline_ms and started + deadline_ms
+  local now = transport:now_ms()
+  local deadline_at = deadline_ms and now + deadline_ms
   local path = prepared.query and prepared.path .. "?" .. prepared.query or prepared.path
-  local history = {} -- the failed attempts
+  local history -- the failed attempts, made on the first
   local attempt = 0
   while true do
     attempt = attempt + 1
-    local now = transport:now_ms()
     local timeout = call_options.request_timeout_ms or self.request_timeout_ms
     local connect_timeout = call_options.connect_timeout_ms or self.connect_timeout_ms
     if deadline_at then
@@ -879,7 +878,7 @@ function Client:send(api, prepared, headers, body, call_options)
       if remaining <= 0 then
         return failure(api, prepared, attempt - 1, history, { kind = "timeout",
           message = ("the call's deadline of %d ms passed"):format(deadline_ms),
-          node = history[#history] and history[#history].node })
+          node = history and history[#history].node })
       end
       timeout, connect_timeout = math.min(timeout, remaining), math.min(connect_timeout, remaining)
     end
@@ -923,6 +922,7 @@ function Client:send(api, prepared, headers, body, call_options)
         if retryable then self.pool:mark_dead(node, finished) end
       end
     end
+    history = history or {}
     history[#history + 1] = { node = node.url, duration_ms = finished - now,
       status = response and response.status, kind = transport_err and transport_err.kind,
       message = transport_err and transport_err.message }
@@ -943,6 +943,7 @@ function Client:send(api, prepared, headers, body, call_options)
     end
     if deadline_at then wait = math.min(wait, deadline_at - transport:now_ms()) end
     if wait > 0 then scheduler.sleep_ms(transport, wait) end
+    now = transport:now_ms()
   end
 end
 

@@ -88,7 +88,7 @@ function json.encode(v)
     text = text:gsub('"\\u0001esconnector:empty%-array\\u0001"', "[]")
     text = text:gsub('"\\u0002esconnector:number:%x+:([-+.%deE]+)\\u0002"', "%1")
   end
-  if not fork_slash then
+  if not fork_slash and text:find("\\/", 1, true) then
     -- Debian's cjson writes "\/"; a lone "\" is always written "\\", so
     -- every "\/" left is an escaped slash.
     text = text:gsub("\\/", "/")
@@ -113,7 +113,8 @@ end
 function json.decode(text)
   local ok, v = pcall(codec.decode, text)
   if not ok then return nil, (tostring(v):gsub("^.-:%d+: ", "")) end
-  if tointeger then v = integers(v) end
+  -- (a text without a digit holds no number to make an integer of)
+  if tointeger and text:find("%d") then v = integers(v) end
   return v
 end
 
