@@ -179,6 +179,21 @@ describe("faults", function()
     assert.are.equal("compressed", assert(client.connector:get{ connector_id = "gz" }).name)
     client:close()
   end)
+
+  it("leaves a body the caller encoded alone: one Content-Encoding, gzipped once", function()
+    local core = require "esconnector.core"
+    local sent = {}
+    local client = new_client{ http_compress = true, on_request = function(e)
+      sent[#sent + 1] = table.concat(e.headers, "\n")
+    end }
+    local body = core.gzip('{"name":"encoded by the caller"}')
+    assert(client:perform_request("PUT", "/_connector/gz-own",
+      { body = body, headers = { ["Content-Encoding"] = "gzip" } }))
+    local _, count = sent[1]:lower():gsub("content%-encoding:", "")
+    assert.are.equal(1, count)
+    assert.are.equal("encoded by the caller", assert(client.connector:get{ connector_id = "gz-own" }).name)
+    client:close()
+  end)
 end)
 
 describe("secrets in every error path #timing", function()

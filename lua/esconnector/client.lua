@@ -63,7 +63,7 @@ local DEFAULTS = {
 -- @field ca_fingerprint SHA-256 of the CA certificate (needs a core built with OpenSSL)
 -- @field client_cert TLS client certificate file
 -- @field client_key its key file
--- @field http_compress gzip request bodies (false)
+-- @field http_compress gzip request bodies (false; not a body sent with a Content-Encoding of its own)
 -- @field validate check calls locally before sending (true)
 -- @field headers extra request headers `{ name = value }`
 -- @field compatible_with the vendored media type's `compatible-with` (8 or 9; 8)
@@ -655,22 +655,25 @@ end
 -- Params or call options when there are none (never written to).
 local EMPTY = {}
 
--- The header lines of one call: the client's lists made in new() as they
--- are, unless the call adds headers of its own (call_options.headers, then
--- extra: perform_request's), which may replace the Content-Type and the
--- credentials.
+-- The header lines of one call, and whether to gzip its body: the client's
+-- lists made in new() as they are, unless the call adds headers of its own
+-- (call_options.headers, then extra: perform_request's), which may replace
+-- the Content-Type and the credentials.  A Content-Encoding of the call's
+-- own says the body is encoded already: http_compress leaves it alone.
 local function call_headers(self, body, call_options, extra)
   local cred = credentials[self]
   local compress = body and self.http_compress
   if cred.shared and not call_options.opaque_id and not call_options.headers and not extra and not compress then
-    return body and cred.with_body or cred.plain
+    return body and cred.with_body or cred.plain, false
   end
   local headers = {}
   for i, h in ipairs(self.headers) do headers[i] = h end
   local has_type = false -- a Content-Type of the call's own replaces the JSON one
   for _, given in ipairs{ call_options.headers or EMPTY, extra or EMPTY } do
     for name in pairs(given) do
-      if name:lower() == "content-type" then has_type = true end
+      local lower = type(name) == "string" and name:lower()
+      if lower == "content-type" then has_type = true end
+      if lower == "content-encoding" then compress = false end
     end
   end
   if body and not has_type then headers[#headers + 1] = cred.with_body[#self.headers + 1] end -- Content-Type
@@ -688,7 +691,7 @@ local function call_headers(self, body, call_options, extra)
   end
   if auth then headers[#headers + 1] = "Authorization: " .. auth end
   if compress then headers[#headers + 1] = "Content-Encoding: gzip" end
-  return headers
+  return headers, compress
 end
 
 
@@ -732,8 +735,8 @@ function Client:request(api, params, call_options)
         message = "cannot encode the body as JSON: " .. tostring(encode_err) }
     end
   end
-  local headers = call_headers(self, body, call_options)
-  if body and self.http_compress then body = core.gzip(body) end
+  local headers, compress = call_headers(self, body, call_options)
+  if compress then body = core.gzip(body) end
   -- transport and interpret, with retries
   return self:send(api, prepared, headers, body, call_options)
 end
@@ -833,8 +836,8 @@ function Client:perform_request(method, path, params, call_options)
   -- the escape hatch cannot know what a POST or PATCH creates: at most once
   local prepared = { method = method, path = path, query = query, secrets = secrets, interpret = interpret_any,
     idempotent = method ~= "POST" and method ~= "PATCH" }
-  local headers = call_headers(self, body, call_options, params.headers)
-  if body and self.http_compress then body = core.gzip(body) end
+  local headers, compress = call_headers(self, body, call_options, params.headers)
+  if compress then body = core.gzip(body) end
   return self:send("perform_request", prepared, headers, body, call_options)
 end
 
