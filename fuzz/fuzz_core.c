@@ -9,7 +9,8 @@
  *   - core.interpret with any status, any headers table and any body;
  *   - the response head: raw bytes through the header callback (interim
  *     heads, trailers) and the parser, which must only yield lower-case
- *     token names and values without LF;
+ *     token names and values without LF, and with whose table the lookup
+ *     interpret makes in a raw head (esc_head_find) must agree;
  *   - the body callback's size cap, the request header and URL checks,
  *     escape, base64 round trips, gzip round trips, curl_new settings.
  *   make fuzz   (clang: -fsanitize=fuzzer,address,undefined,
@@ -355,6 +356,23 @@ static void fuzz_interpret(lua_State *L, int core, struct cursor *c)
   lua_call(L, 2, 2); /* never raises on a table response */
 }
 
+/* esc_head_find (how interpret reads a raw head without a table) agrees
+ * with the table esc_parse_head made of the same head (at index table). */
+static void fuzz_check_find(lua_State *L, int table, const char *head, size_t len,
+                            const char *name)
+{
+  const char *value = NULL, *in_table;
+  size_t value_len = 0, table_len = 0;
+  int found = esc_head_find(head, len, name, &value, &value_len);
+  lua_getfield(L, table, name);
+  in_table = lua_tolstring(L, -1, &table_len);
+  if ((found == 0) != (in_table == NULL))
+    __builtin_trap();
+  if (found == 1 && (table_len != value_len || memcmp(in_table, value, value_len) != 0))
+    __builtin_trap();
+  lua_pop(L, 1);
+}
+
 /* Raw bytes as a response head: through the header callback, line by line
  * (interim heads, trailers, limits), then the parser. */
 static void fuzz_head(lua_State *L, struct cursor *c)
@@ -383,8 +401,16 @@ static void fuzz_head(lua_State *L, struct cursor *c)
   }
   lua_pop(L, 1);
   esc_transfer_free(&t);
-  /* the same bytes straight into the parser */
+  /* the same bytes straight into the parser, and esc_head_find on them
+   * for every name the table has and for the two interpret reads */
   esc_parse_head(L, (const char *)c->p, c->n);
+  fuzz_check_find(L, lua_gettop(L), (const char *)c->p, c->n, "content-type");
+  fuzz_check_find(L, lua_gettop(L), (const char *)c->p, c->n, "x-elastic-product");
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    lua_pop(L, 1);
+    fuzz_check_find(L, lua_gettop(L) - 1, (const char *)c->p, c->n, lua_tostring(L, -1));
+  }
   lua_pop(L, 1);
 }
 

@@ -43,6 +43,9 @@ describe("curl handle", function()
       assert.are.equal(200, res.status)
       assert.are.equal('{"n":1}', res.body)
       assert.are.equal("Elasticsearch", res.headers["x-elastic-product"])
+      -- the raw head, and headers parsed from it when first read
+      assert.matches("^HTTP/1%.1 200 ", res.head)
+      assert.are.same(core.parse_headers(res.head), res.headers)
     end
     handle:close()
     local seen = server.requests()

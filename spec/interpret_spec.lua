@@ -79,3 +79,46 @@ describe("core.interpret", function()
     assert.are.same({}, core.interpret(response(200, ""), json.decode))
   end)
 end)
+
+-- The curl transport hands interpret the raw head (response.head) and makes
+-- response.headers only when something reads it: interpret must read the
+-- same values from the raw head as from the table the head parses into.
+describe("core.interpret on a raw head", function()
+  local function both(head, status, body)
+    local raw = { status = status, head = head, body = body }
+    local parsed = { status = status, headers = core.parse_headers(head), body = body }
+    local r1, e1 = core.interpret(raw, json.decode)
+    local r2, e2 = core.interpret(parsed, json.decode)
+    return r1, e1, r2, e2
+  end
+
+  it("answers as from the parsed table, whatever the shape of the two headers it reads", function()
+    local heads = {
+      "HTTP/1.1 200 OK\r\nX-Elastic-Product: Elasticsearch\r\nContent-Type: application/json\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nx-elastic-product:Elasticsearch  \r\ncontent-type:\tapplication/json\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n", -- no product
+      "HTTP/1.1 200 OK\r\nX-Elastic-Product: Elasticsearch\r\nX-Elastic-Product: Elasticsearch\r\n"
+        .. "Content-Type: application/json\r\n\r\n", -- repeated: "Elasticsearch, Elasticsearch"
+      "HTTP/1.1 200 OK\r\nX-Elastic-Product: Elastic\r\n search\r\nContent-Type: application/json\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX-Elastic-Product: Elasticsearch\r\nContent-Type: text/plain\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nX-Elastic-Product: Elasticsearch\r\nContent-Type: application/json\r\n\r\n"
+        .. "X-Elastic-Product: Other\r\n", -- a trailer is not a header
+      "HTTP/1.1 200 OK\r\nX-Elastic-Product : Elasticsearch\r\nContent-Type: application/json\r\n\r\n",
+      "HTTP/1.1 200 OK\r\n",
+      "",
+    }
+    for i, head in ipairs(heads) do
+      for _, status in ipairs{ 200, 404 } do
+        local r1, e1, r2, e2 = both(head, status, '{"result":"updated"}')
+        assert.are.same(r2, r1, "head " .. i)
+        assert.are.same(e2, e1, "head " .. i)
+      end
+    end
+  end)
+
+  it("prefers a headers table the response has", function()
+    local res = core.interpret({ status = 200, body = "{}", head = "HTTP/1.1 200 OK\r\n\r\n",
+      headers = ES }, json.decode)
+    assert.are.same({}, res)
+  end)
+end)

@@ -756,8 +756,29 @@ static int esc_request_setup(lua_State *L, int idx, CURL *h,
   return esc_request_prepare(L, idx, h, s, t, 0);
 }
 
-/* Pushes what a finished transfer gave: { status, headers, body } (returns
- * 1), or nil, kind, message, code (returns 4).  Used by perform and poll. */
+/* response.headers, read for the first time: the table the raw head parses
+ * into, kept in the response.  (__index of the responses' metatable.) */
+static int esc_response_index(lua_State *L)
+{
+  size_t len = 0;
+  const char *head;
+  if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "headers") != 0)
+    return 0;
+  lua_pushliteral(L, "head");
+  lua_rawget(L, 1);
+  head = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+  esc_parse_head(L, head, len);
+  lua_pushliteral(L, "headers");
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+/* Pushes what a finished transfer gave: { status, head, body } with
+ * headers made from head when first read (returns 1), or nil, kind,
+ * message, code (returns 4).  Used by perform and poll, whose first upvalue
+ * is the responses' metatable: core.interpret reads the headers it needs
+ * from the raw head, so a usual answer never makes a headers table. */
 static int esc_push_result(lua_State *L, CURL *h, const struct esc_transfer *t, CURLcode rc)
 {
   long status = 0;
@@ -787,17 +808,19 @@ static int esc_push_result(lua_State *L, CURL *h, const struct esc_transfer *t, 
   rc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (rc != CURLE_OK)
     return esc_perform_setopt_fail(L, "CURLINFO_RESPONSE_CODE", rc);
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
   lua_pushinteger(L, (lua_Integer)status);
   lua_setfield(L, -2, "status");
-  esc_parse_head(L, t->head.data, t->head.len);
-  lua_setfield(L, -2, "headers");
+  lua_pushlstring(L, t->head.data ? t->head.data : "", t->head.len);
+  lua_setfield(L, -2, "head");
   lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
   lua_setfield(L, -2, "body");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_setmetatable(L, -2);
   return 1;
 }
 
-/* handle:perform(request) -> { status, headers, body }
+/* handle:perform(request) -> { status, headers (from head), head, body }
  *                          | nil, kind, message, curl code (or nil)
  * request = { method, url, headers = { "Name: value", ... }, body,
  *             connect_timeout_ms, timeout_ms, fresh_connect }
@@ -1007,7 +1030,10 @@ static void esc_register_curl(lua_State *L)
   };
   if (luaL_newmetatable(L, ESC_CURL_MT)) {
     lua_newtable(L);
-    esc_setfuncs(L, methods, 0);
+    lua_createtable(L, 0, 1); /* the responses' metatable: an upvalue of each */
+    lua_pushcfunction(L, esc_response_index);
+    lua_setfield(L, -2, "__index");
+    esc_setfuncs(L, methods, 1);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, esc_curl_gc);
     lua_setfield(L, -2, "__gc");

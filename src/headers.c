@@ -41,65 +41,93 @@ static void esc_add_trimmed(luaL_Buffer *b, const char *from, const char *to)
   luaL_addlstring(b, from, (size_t)(to - from));
 }
 
-/* Pushes { [lower-case name] = value } for the head in data.  The first line
- * is the status line when it starts with "HTTP/" and is never a header; the
- * head ends at the first empty line (what follows, such as chunked trailers,
- * is not read); obsolete folded lines (starting with a space or tab) are
- * joined to the header above with one space; a line that is not
- * "token: value" is skipped; a repeated header is joined with ", ". */
+/* One header field of a head: its name, the trimmed value of its first
+ * line, and where its obs-fold continuation lines are ([fold, fold_end),
+ * empty when none). */
+struct esc_field {
+  const char *name, *name_end, *value, *value_end, *fold, *fold_end;
+};
+
+/* Where the header lines of the head in data start: after the status line
+ * when the head starts with "HTTP/", which is never a header. */
+static const char *esc_head_start(const char *data, size_t len)
+{
+  const char *next = data;
+  if (data && len >= 5 && memcmp(data, "HTTP/", 5) == 0)
+    esc_line_end(data, data + len, &next);
+  return data ? next : NULL;
+}
+
+/* Reads the next header field at *p (up to end) into f and moves *p past it
+ * and its folded lines; returns 0 at the end of the head (the first empty
+ * line: what follows, such as chunked trailers, is not read).  A line that
+ * is not "token: value" is skipped, and so is a fold with no header above. */
+static int esc_next_field(const char **p, const char *end, struct esc_field *f)
+{
+  while (*p < end) {
+    const char *next, *line_end = esc_line_end(*p, end, &next), *k;
+    if (line_end == *p)
+      return 0; /* the blank line: the head is over */
+    for (k = *p; k < line_end && esc_is_tchar((unsigned char)*k); k++)
+      ;
+    if (k == *p || k == line_end || *k != ':') {
+      *p = next; /* not a header line (a stray fold lands here too) */
+      continue;
+    }
+    f->name = *p;
+    f->name_end = k;
+    for (f->value = k + 1; f->value < line_end && esc_is_ows(*f->value); f->value++)
+      ;
+    for (f->value_end = line_end; f->value_end > f->value && esc_is_ows(f->value_end[-1]); f->value_end--)
+      ;
+    f->fold = next;
+    while (next < end && esc_is_ows(*next)) /* obs-fold continuation lines */
+      esc_line_end(next, end, &next);
+    f->fold_end = next;
+    *p = next;
+    return 1;
+  }
+  return 0;
+}
+
+/* Pushes { [lower-case name] = value } for the head in data: folded lines
+ * are joined to the header above with one space; a repeated header is
+ * joined with ", ". */
 static void esc_parse_head(lua_State *L, const char *data, size_t len)
 {
-  const char *p = data, *end, *next;
+  const char *p = esc_head_start(data, len), *end = data ? data + len : NULL;
   char lower[64]; /* a usual name is lower-cased here, without a buffer */
+  struct esc_field f;
   lua_createtable(L, 0, 8); /* sized for a usual head: no rehash */
   if (!data)
     return;
-  end = data + len;
-  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-    esc_line_end(p, end, &next);
-    p = next;
-  }
-  while (p < end) {
-    const char *line_end = esc_line_end(p, end, &next), *k, *colon, *v, *v_end;
-    if (line_end == p)
-      break; /* the blank line: the head is over */
-    for (k = p; k < line_end && esc_is_tchar((unsigned char)*k); k++)
-      ;
-    colon = k;
-    if (colon == p || colon == line_end || *colon != ':') {
-      p = next; /* not a header line (a stray fold lands here too) */
-      continue;
-    }
-    if ((size_t)(colon - p) <= sizeof lower) {
-      size_t i, n = (size_t)(colon - p);
+  while (esc_next_field(&p, end, &f)) {
+    size_t i, n = (size_t)(f.name_end - f.name);
+    if (n <= sizeof lower) {
       for (i = 0; i < n; i++)
-        lower[i] = (p[i] >= 'A' && p[i] <= 'Z') ? (char)(p[i] + 32) : p[i];
+        lower[i] = (f.name[i] >= 'A' && f.name[i] <= 'Z') ? (char)(f.name[i] + 32) : f.name[i];
       lua_pushlstring(L, lower, n);
     } else {
       luaL_Buffer b;
       luaL_buffinit(L, &b);
-      for (k = p; k < colon; k++)
-        luaL_addchar(&b, (*k >= 'A' && *k <= 'Z') ? (char)(*k + 32) : *k);
+      for (i = 0; i < n; i++)
+        luaL_addchar(&b, (f.name[i] >= 'A' && f.name[i] <= 'Z') ? (char)(f.name[i] + 32) : f.name[i]);
       luaL_pushresult(&b);
     }
-    p = next;
-    if (p < end && esc_is_ows(*p)) { /* obs-fold continuation lines */
+    if (f.fold < f.fold_end) {
+      const char *q = f.fold, *next;
       luaL_Buffer b;
       luaL_buffinit(L, &b);
-      esc_add_trimmed(&b, colon + 1, line_end);
-      while (p < end && esc_is_ows(*p)) {
-        line_end = esc_line_end(p, end, &next);
+      luaL_addlstring(&b, f.value, (size_t)(f.value_end - f.value));
+      while (q < f.fold_end) {
+        const char *line_end = esc_line_end(q, f.fold_end, &next);
         luaL_addchar(&b, ' ');
-        esc_add_trimmed(&b, p, line_end);
-        p = next;
+        esc_add_trimmed(&b, q, line_end);
+        q = next;
       }
       luaL_pushresult(&b);
-    } else { /* one line: the trimmed value as it is */
-      for (v = colon + 1; v < line_end && esc_is_ows(*v); v++)
-        ;
-      for (v_end = line_end; v_end > v && esc_is_ows(v_end[-1]); v_end--)
-        ;
-      lua_pushlstring(L, v, (size_t)(v_end - v));
+    } else {
+      lua_pushlstring(L, f.value, (size_t)(f.value_end - f.value));
     }
     lua_pushvalue(L, -2);
     lua_rawget(L, -4);

@@ -2,6 +2,7 @@
  * Pure: the transport did the I/O; the JSON decoder is passed in. */
 #include <string.h>
 #include "compat.h"
+#include "headers.c"
 
 #define ARG_RESPONSE 1
 #define ARG_DECODE 2
@@ -20,10 +21,71 @@ static int esc_is_json_type(const char *ct)
          esc_starts_with(ct, "application/vnd.elasticsearch+json");
 }
 
-/* Pushes response.headers[name] (names are lower case) or nil. */
+/* Finds the header lname (lower case) in the head in data without making
+ * a table: returns 0 when it is absent; 1 when it is there once, on one
+ * line, with its value in [*value, *value + *value_len) as esc_parse_head
+ * would give it; -1 when it is repeated or folded (then only the table
+ * esc_parse_head makes has its joined value). */
+static int esc_head_find(const char *data, size_t len, const char *lname,
+                         const char **value, size_t *value_len)
+{
+  const char *p = esc_head_start(data, len), *end = data ? data + len : NULL;
+  size_t n = strlen(lname), i;
+  struct esc_field f;
+  int found = 0;
+  if (!data)
+    return 0;
+  while (esc_next_field(&p, end, &f)) {
+    if ((size_t)(f.name_end - f.name) != n)
+      continue;
+    for (i = 0; i < n; i++) {
+      char ch = f.name[i];
+      if ((ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch) != lname[i])
+        break;
+    }
+    if (i < n)
+      continue;
+    if (found || f.fold < f.fold_end)
+      return -1;
+    found = 1;
+    *value = f.value;
+    *value_len = (size_t)(f.value_end - f.value);
+  }
+  return found;
+}
+
+/* Pushes the value of the response's header name (lower case), or nil:
+ * from response.headers when the transport made that table; else from the
+ * raw head (response.head, the curl transport's) when the header is there
+ * once on one line, without making a table; else from the table the head
+ * parses into (response.headers, which the curl transport makes when it is
+ * first read). */
 static void esc_get_header(lua_State *L, const char *name)
 {
-  lua_getfield(L, ARG_RESPONSE, "headers");
+  lua_pushliteral(L, "headers");
+  lua_rawget(L, ARG_RESPONSE);
+  if (lua_isnil(L, -1)) {
+    const char *value = NULL;
+    size_t len = 0, value_len = 0;
+    const char *head;
+    lua_pop(L, 1);
+    lua_pushliteral(L, "head");
+    lua_rawget(L, ARG_RESPONSE);
+    head = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    switch (head ? esc_head_find(head, len, name, &value, &value_len) : -1) {
+    case 0:
+      lua_pop(L, 1);
+      lua_pushnil(L);
+      return;
+    case 1:
+      lua_pushlstring(L, value, value_len);
+      lua_remove(L, -2);
+      return;
+    default:
+      lua_pop(L, 1);
+      lua_getfield(L, ARG_RESPONSE, "headers"); /* may parse the head */
+    }
+  }
   if (lua_istable(L, -1))
     lua_getfield(L, -1, name);
   else
@@ -86,7 +148,8 @@ static void esc_copy_es_error(lua_State *L, int body_idx)
 }
 
 /* core.interpret(response, decode) -> result | nil, err
- * response = { status = n, headers = { [lowercase name] = value }, body = s } */
+ * response = { status = n, headers = { [lowercase name] = value }, body = s }
+ *   (or, from the curl transport, head = the raw head, headers made on demand) */
 static int esc_l_interpret(lua_State *L)
 {
   lua_Integer status;
