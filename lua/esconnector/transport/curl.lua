@@ -17,6 +17,9 @@
 --   errors: { kind, message [, code] [, not_sent = true when no byte of the
 --   request left: the call may be tried elsewhere even if it is a create] }
 --   response = { status, headers = { [lower-case name] = value }, body }
+--   (this transport also gives head, the raw response head, and makes
+--   headers from it when it is first read: core.interpret reads what it
+--   needs from head, so a usual answer never makes that table)
 -- And, to be driven by esconnector.scheduler (client:batch, concurrently),
 -- over one curl_multi handle per client:
 --   transport:start(request) -> token | nil, err
