@@ -1,12 +1,16 @@
 --- Runs functions concurrently, at most N at a time: the mechanism under
 -- client:concurrently and client:batch.
 --
--- Outside nginx each function runs in a coroutine of its own.  A client call
--- made in one hands its request to the scheduler (scheduler.send), which
--- starts it on the transport and resumes the coroutine when the transport
--- reports it finished; a backoff sleep (scheduler.sleep_ms) waits the same
--- way.  Anywhere else (the main program, a coroutine of the caller's own)
--- calls block, as they always have.
+-- Outside nginx at most N worker coroutines run the functions, each taking
+-- the next function not yet taken until none is left (N coroutines for a
+-- batch of any size, not one per function).  A function that raises ends
+-- its worker (no pcall in a worker: PUC 5.1 cannot yield across one); its
+-- error is recorded and a fresh worker goes on with the functions left.
+-- A client call made in a worker hands its request to the scheduler
+-- (scheduler.send), which starts it on the transport and resumes the worker
+-- when the transport reports it finished; a backoff sleep
+-- (scheduler.sleep_ms) waits the same way.  Anywhere else (the main
+-- program, a coroutine of the caller's own) calls block, as they always have.
 --
 -- The contract a transport meets to be driven this way (the curl transport
 -- does, over one curl_multi handle per client):
@@ -88,27 +92,46 @@ end
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
--- A group is one run's list of functions: { functions, n, next, active,
--- concurrency, results, waiter }.  A run started inside a task (a batch in a
--- function of concurrently) joins the scheduler of that task as a group of
--- its own, with its own bound, and the task waits for the group: its calls
--- overlap with everything else the scheduler runs.
+-- A group is one run's list of functions: { functions, n, next (the first
+-- not yet taken), active (its workers), concurrency, results, waiter }.  A
+-- run started inside a task (a batch in a function of concurrently) joins
+-- the scheduler of that task as a group of its own, with its own bound and
+-- workers, and the task waits for the group: its calls overlap with
+-- everything else the scheduler runs.
 local function new_group(functions, concurrency)
   return { functions = functions, n = #functions, next = 1, active = 0, concurrency = concurrency,
     results = {} }
 end
 
--- A task is { co =, index =, group = } (plus the values it is resumed with,
--- v1 and v2, while it sits in ready).  What a resume returned, handled
--- without packing it into a table but once, when the task ends.
-function Scheduler:after(task, ok, what, a, b, ...)
+-- The body of a worker coroutine: takes the next function of its group
+-- until none is left.  No pcall here (PUC 5.1 cannot yield across one): a
+-- function that raises kills its worker, and Scheduler:after records the
+-- error for task.index, the function the worker was running.
+local function work(task)
+  local group = task.group
+  local functions, results = group.functions, group.results
+  local i = group.next
+  while i <= group.n do
+    group.next = i + 1
+    task.index = i
+    results[i] = pack(true, functions[i]())
+    i = group.next
+  end
+end
+
+-- A task is one worker: { co =, group =, index = } (index: the function it
+-- runs now; plus the values it is resumed with, v1 and v2, while it sits in
+-- ready).  What a resume returned is handled without packing it.
+function Scheduler:after(task, ok, what, a, b)
   local co = task.co
   if coroutine.status(co) == "dead" then
     owner[co] = nil
     self.active = self.active - 1
     local group = task.group
     group.active = group.active - 1
-    group.results[task.index] = pack(ok, what, a, b, ...) -- { true, values... } or { false, error }
+    if not ok then -- its function raised: fill() starts another worker if functions remain
+      group.results[task.index] = { false, what, n = 2 }
+    end
     if group.waiter and group.active == 0 and group.next > group.n then
       self:leave(group)
     end
@@ -161,17 +184,18 @@ function Scheduler:leave(group)
   self.ready[#self.ready + 1] = group.waiter
 end
 
--- Starts the tasks each group has room for.
+-- Starts the workers each group has room for: at most concurrency at a
+-- time, and none while every function of the group has been taken (a
+-- worker takes its first at once, in its first resume).
 function Scheduler:fill()
   for _, group in ipairs(self.groups) do
     while group.active < group.concurrency and group.next <= group.n do
-      local co = coroutine.create(group.functions[group.next])
+      local co = coroutine.create(work)
       owner[co] = self
-      local task = { co = co, index = group.next, group = group }
-      group.next = group.next + 1
+      local task = { co = co, group = group }
       group.active = group.active + 1
       self.active = self.active + 1
-      self:resume(task)
+      self:resume(task, task)
     end
   end
 end
