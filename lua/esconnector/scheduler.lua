@@ -92,29 +92,34 @@ end
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
--- A group is one run's list of functions: { functions, n, next (the first
--- not yet taken), active (its workers), concurrency, results, waiter }.  A
--- run started inside a task (a batch in a function of concurrently) joins
--- the scheduler of that task as a group of its own, with its own bound and
--- workers, and the task waits for the group: its calls overlap with
--- everything else the scheduler runs.
-local function new_group(functions, concurrency)
-  return { functions = functions, n = #functions, next = 1, active = 0, concurrency = concurrency,
-    results = {} }
+-- A group is one run's functions: { functions (scheduler.run) or call and
+-- state (scheduler.each), n, next (the first not yet taken), active (its
+-- workers), concurrency, results, waiter }.  A run started inside a task (a
+-- batch in a function of concurrently) joins the scheduler of that task as
+-- a group of its own, with its own bound and workers, and the task waits
+-- for the group: its calls overlap with everything else the scheduler runs.
+local function new_group(functions, call, state, n, concurrency)
+  return { functions = functions, call = call, state = state, n = n, next = 1, active = 0,
+    concurrency = concurrency, results = {} }
 end
 
 -- The body of a worker coroutine: takes the next function of its group
--- until none is left.  No pcall here (PUC 5.1 cannot yield across one): a
+-- until none is left (functions[i](), its values kept; or call(state, i),
+-- its values dropped).  No pcall here (PUC 5.1 cannot yield across one): a
 -- function that raises kills its worker, and Scheduler:after records the
 -- error for task.index, the function the worker was running.
 local function work(task)
   local group = task.group
-  local functions, results = group.functions, group.results
+  local functions, call, state, results = group.functions, group.call, group.state, group.results
   local i = group.next
   while i <= group.n do
     group.next = i + 1
     task.index = i
-    results[i] = pack(true, functions[i]())
+    if functions then
+      results[i] = pack(true, functions[i]())
+    else
+      call(state, i)
+    end
     i = group.next
   end
 end
@@ -264,21 +269,22 @@ function Scheduler:wait(wait_ms)
   end
 end
 
-local function run_coroutines(functions, concurrency)
-  local group = new_group(functions, concurrency)
+local function run_coroutines(group)
   if group.n == 0 then return group.results end
   if scheduler.current() then -- inside a task: join its scheduler
     return coroutine.yield(JOIN, group)
   end
   local self = setmetatable({ groups = { group }, ready = {}, sleepers = {}, waiting = {}, transports = 0,
     active = 0, in_flight = 0 }, Scheduler)
+  local spare = {} -- the list ready becomes for the next round (not a new one each round)
   while true do
     self:fill()
     if #self.ready > 0 then
       local ready = self.ready
-      self.ready = {}
+      self.ready, spare = spare, ready
       for i = 1, #ready do
         local task = ready[i]
+        ready[i] = nil
         self:resume(task, task.v1, task.v2)
       end
     elseif self.active == 0 then
@@ -292,13 +298,18 @@ local function run_coroutines(functions, concurrency)
 end
 
 -- nginx: N light threads, each taking the next function until none is left.
-local function run_ngx_threads(ngx, functions, concurrency)
-  local results, n, next_index = {}, #functions, 1
+local function run_ngx_threads(ngx, functions, call, state, n, concurrency)
+  local results, next_index = {}, 1
   local function worker()
     while next_index <= n do
       local i = next_index
       next_index = i + 1
-      results[i] = pack(pcall(functions[i]))
+      if functions then
+        results[i] = pack(pcall(functions[i]))
+      else
+        local ok, err = pcall(call, state, i)
+        if not ok then results[i] = { false, err, n = 2 } end
+      end
     end
   end
   local threads = {}
@@ -321,8 +332,21 @@ end
 -- or { false, raised error } (with n = the number of values).
 function scheduler.run(functions, concurrency)
   local ngx = nginx_with_light_threads()
-  if ngx then return run_ngx_threads(ngx, functions, concurrency) end
-  return run_coroutines(functions, concurrency)
+  if ngx then return run_ngx_threads(ngx, functions, nil, nil, #functions, concurrency) end
+  return run_coroutines(new_group(functions, nil, nil, #functions, concurrency))
+end
+
+--- Calls call(state, i) for i = 1 to n, at most concurrency at a time,
+-- keeping none of its values (call stores what it needs in state): no list
+-- of n functions and no n tables of results, for client:batch.  call is
+-- best one function for every run, not a closure made per run: a LuaJIT
+-- trace may specialise on a closure and keep it, with its upvalues (a
+-- whole run's state), alive.  Returns the calls that raised:
+-- { [i] = { false, raised error, n = 2 } } (empty when none did).
+function scheduler.each(call, state, n, concurrency)
+  local ngx = nginx_with_light_threads()
+  if ngx then return run_ngx_threads(ngx, nil, call, state, n, concurrency) end
+  return run_coroutines(new_group(nil, call, state, n, concurrency))
 end
 
 return scheduler
