@@ -6,6 +6,7 @@
 local esconnector = require "esconnector"
 local scheduler = require "esconnector.scheduler"
 local emulator = require "spec.support.emulator"
+local quote = require("spec.support.shell").quote
 
 describe("scheduler workers", function()
   local own
@@ -66,7 +67,9 @@ describe("scheduler workers", function()
       assert.are.equal("pool-" .. i, client.connector:get{ connector_id = id }.api_key_id)
     end
     -- fewer functions than the bound: one coroutine each, no more
-    for i = 1, 3 do calls[i] = { "connector.update_api_key_id", { connector_id = ids[i], api_key_id = "few-" .. i } } end
+    for i = 1, 3 do
+      calls[i] = { "connector.update_api_key_id", { connector_id = ids[i], api_key_id = "few-" .. i } }
+    end
     results, created = counting_coroutines(function()
       return client:batch({ calls[1], calls[2], calls[3] }, { concurrency = 8 })
     end)
@@ -221,4 +224,65 @@ describe("scheduler workers", function()
     assert.are.equal(2, counter.max)
     client:close()
   end)
+
+  it("each: calls call(state, i) for every i, at most concurrency at once; reports the calls that raised", function()
+    local client, counter = counting_client()
+    local ids = make_connectors(client, "each", 9)
+    emulator.fault({ fault = "delay", ms = 30, path = "^/_connector/each", count = 0 }, own)
+    local state = { ids = ids, got = {} }
+    local function call(s, i)
+      local doc = assert(client.connector:get{ connector_id = s.ids[i] })
+      if i % 4 == 0 then error({ entry = i }) end
+      s.got[i] = doc.id
+      return "dropped"
+    end
+    local raised, created = counting_coroutines(function() return scheduler.each(call, state, 9, 3) end)
+    -- 3 workers, and one more when 4 raised (9 at least was left), perhaps
+    -- another when 8 raised
+    assert.is_true(created >= 4 and created <= 5, tostring(created))
+    assert.are.equal(3, counter.max)
+    assert.are.same({ [4] = { false, { entry = 4 }, n = 2 }, [8] = { false, { entry = 8 }, n = 2 } }, raised)
+    for i = 1, 9 do assert.are.equal(i % 4 ~= 0 and ids[i] or nil, state.got[i]) end
+    assert.are.same({}, scheduler.each(call, state, 0, 3))
+    client:close()
+  end)
+
+  -- In a fresh interpreter: in this one LuaJIT has long seen batches, and
+  -- a trace made now would not specialise on what a first batch made.
+  it("keeps nothing of a batch alive once it returned, LuaJIT traces included #subprocess", function()
+    local client = esconnector.new{ hosts = { own.url } }
+    make_connectors(client, "alive", 4)
+    client:close()
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write([[
+local esconnector = require "esconnector"
+local client = esconnector.new{ hosts = { arg[1] } }
+local left = setmetatable({}, { __mode = "k" })
+local function one_batch(b)
+  local calls = {}
+  for i = 1, 200 do calls[i] = { "connector.get", { connector_id = "alive-" .. (i % 4 + 1) } } end
+  local results = client:batch(calls, { concurrency = 8 })
+  assert(results[200].result.id == "alive-1", tostring(results[200].err))
+  left[results], left[calls] = "results of batch " .. b, "calls of batch " .. b
+end
+for b = 1, 4 do one_batch(b) end
+collectgarbage()
+collectgarbage()
+local alive = {}
+for _, what in pairs(left) do alive[#alive + 1] = what end
+table.sort(alive)
+print("alive: " .. table.concat(alive, ", "))
+client:close()
+]])
+    f:close()
+    local interpreter = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+    local cpath = "./build/" .. (interpreter == "luajit" and "jit" or _VERSION:match("%d+%.%d+")) .. "/?.so;;"
+    local pipe = assert(io.popen(("env -u LD_PRELOAD LUA_PATH=%s LUA_CPATH=%s %s %s %s 2>&1"):format(
+      quote("./lua/?.lua;./lua/?/init.lua;;"), quote(cpath), interpreter, quote(script), quote(own.url))))
+    local out = pipe:read("*a")
+    pipe:close()
+    os.remove(script)
+    assert.are.equal("alive: \n", out)
+end)
 end)
