@@ -1006,6 +1006,16 @@ local function batch_entry_problem(call)
   return call_options and options_problem(call_options, CALL_OPTION_TYPES, "call option")
 end
 
+-- Makes entry i of a batch (batch = { client, calls, results }) unless it
+-- failed its checks: one function for every batch, not a closure each.
+local function make_batch_entry(batch, i)
+  local results = batch.results
+  if results[i] then return end
+  local call = batch.calls[i]
+  local res, err = batch.client:request(call[1], call[2], call[3])
+  results[i] = res ~= nil and { result = res } or { err = err }
+end
+
 --- Makes many calls, at most options.concurrency (default 16) in flight.
 -- calls: a list of { api_name, params [, call_options] }, api names as in
 -- the catalog ("connector.update_api_key_id").  Returns a list in the same
@@ -1015,33 +1025,24 @@ end
 function Client:batch(calls, options)
   if type(calls) ~= "table" then error("esconnector: batch takes a list of calls", 2) end
   local concurrency = concurrency_of(options)
-  local functions, results, slot = {}, {}, {}
-  for i = 1, #calls do
+  local results, n = {}, #calls
+  for i = 1, n do
     local call = calls[i]
     local problem = batch_entry_problem(call)
     if problem then
       results[i] = { err = errors.new{ kind = "validation", api = type(call) == "table" and type(call[1]) == "string"
         and call[1] or nil, message = ("batch entry %d %s"):format(i, problem:gsub("^esconnector: ", "")) } }
-    else
-      local api, params, call_options = call[1], call[2], call[3]
-      functions[#functions + 1] = function() return self:request(api, params, call_options) end
-      slot[#functions] = i
     end
   end
-  local ran = scheduler.run(functions, concurrency)
-  for k = 1, #functions do
-    local r = ran[k]
-    if r[1] then
-      results[slot[k]] = r[2] ~= nil and { result = r[2] } or { err = r[3] }
-    else
-      -- what request() raises for its arguments (a header with CR/LF, say)
-      -- is this entry's validation error; anything else (an observer that
-      -- raised) is reported as it is
-      local message = tostring(r[2])
-      local ours = message:find("esconnector: ", 1, true) ~= nil
-      results[slot[k]] = { err = errors.new{ kind = ours and "validation" or "lua", api = calls[slot[k]][1],
-        message = ours and message:gsub("^.-esconnector: ", "") or message } }
-    end
+  local raised = scheduler.each(make_batch_entry, { client = self, calls = calls, results = results }, n, concurrency)
+  for i, r in pairs(raised) do
+    -- what request() raises for its arguments (a header with CR/LF, say)
+    -- is this entry's validation error; anything else (an observer that
+    -- raised) is reported as it is
+    local message = tostring(r[2])
+    local ours = message:find("esconnector: ", 1, true) ~= nil
+    results[i] = { err = errors.new{ kind = ours and "validation" or "lua", api = calls[i][1],
+      message = ours and message:gsub("^.-esconnector: ", "") or message } }
   end
   return results
 end

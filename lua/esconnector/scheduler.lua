@@ -1,12 +1,16 @@
 --- Runs functions concurrently, at most N at a time: the mechanism under
 -- client:concurrently and client:batch.
 --
--- Outside nginx each function runs in a coroutine of its own.  A client call
--- made in one hands its request to the scheduler (scheduler.send), which
--- starts it on the transport and resumes the coroutine when the transport
--- reports it finished; a backoff sleep (scheduler.sleep_ms) waits the same
--- way.  Anywhere else (the main program, a coroutine of the caller's own)
--- calls block, as they always have.
+-- Outside nginx at most N worker coroutines run the functions, each taking
+-- the next function not yet taken until none is left (N coroutines for a
+-- batch of any size, not one per function).  A function that raises ends
+-- its worker (no pcall in a worker: PUC 5.1 cannot yield across one); its
+-- error is recorded and a fresh worker goes on with the functions left.
+-- A client call made in a worker hands its request to the scheduler
+-- (scheduler.send), which starts it on the transport and resumes the worker
+-- when the transport reports it finished; a backoff sleep
+-- (scheduler.sleep_ms) waits the same way.  Anywhere else (the main
+-- program, a coroutine of the caller's own) calls block, as they always have.
 --
 -- The contract a transport meets to be driven this way (the curl transport
 -- does, over one curl_multi handle per client):
@@ -88,27 +92,51 @@ end
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
--- A group is one run's list of functions: { functions, n, next, active,
--- concurrency, results, waiter }.  A run started inside a task (a batch in a
--- function of concurrently) joins the scheduler of that task as a group of
--- its own, with its own bound, and the task waits for the group: its calls
--- overlap with everything else the scheduler runs.
-local function new_group(functions, concurrency)
-  return { functions = functions, n = #functions, next = 1, active = 0, concurrency = concurrency,
-    results = {} }
+-- A group is one run's functions: { functions (scheduler.run) or call and
+-- state (scheduler.each), n, next (the first not yet taken), active (its
+-- workers), concurrency, results, waiter }.  A run started inside a task (a
+-- batch in a function of concurrently) joins the scheduler of that task as
+-- a group of its own, with its own bound and workers, and the task waits
+-- for the group: its calls overlap with everything else the scheduler runs.
+local function new_group(functions, call, state, n, concurrency)
+  return { functions = functions, call = call, state = state, n = n, next = 1, active = 0,
+    concurrency = concurrency, results = {} }
 end
 
--- A task is { co =, index =, group = } (plus the values it is resumed with,
--- v1 and v2, while it sits in ready).  What a resume returned, handled
--- without packing it into a table but once, when the task ends.
-function Scheduler:after(task, ok, what, a, b, ...)
+-- The body of a worker coroutine: takes the next function of its group
+-- until none is left (functions[i](), its values kept; or call(state, i),
+-- its values dropped).  No pcall here (PUC 5.1 cannot yield across one): a
+-- function that raises kills its worker, and Scheduler:after records the
+-- error for task.index, the function the worker was running.
+local function work(task)
+  local group = task.group
+  local functions, call, state, results = group.functions, group.call, group.state, group.results
+  local i = group.next
+  while i <= group.n do
+    group.next = i + 1
+    task.index = i
+    if functions then
+      results[i] = pack(true, functions[i]())
+    else
+      call(state, i)
+    end
+    i = group.next
+  end
+end
+
+-- A task is one worker: { co =, group =, index = } (index: the function it
+-- runs now; plus the values it is resumed with, v1 and v2, while it sits in
+-- ready).  What a resume returned is handled without packing it.
+function Scheduler:after(task, ok, what, a, b)
   local co = task.co
   if coroutine.status(co) == "dead" then
     owner[co] = nil
     self.active = self.active - 1
     local group = task.group
     group.active = group.active - 1
-    group.results[task.index] = pack(ok, what, a, b, ...) -- { true, values... } or { false, error }
+    if not ok then -- its function raised: fill() starts another worker if functions remain
+      group.results[task.index] = { false, what, n = 2 }
+    end
     if group.waiter and group.active == 0 and group.next > group.n then
       self:leave(group)
     end
@@ -161,17 +189,18 @@ function Scheduler:leave(group)
   self.ready[#self.ready + 1] = group.waiter
 end
 
--- Starts the tasks each group has room for.
+-- Starts the workers each group has room for: at most concurrency at a
+-- time, and none while every function of the group has been taken (a
+-- worker takes its first at once, in its first resume).
 function Scheduler:fill()
   for _, group in ipairs(self.groups) do
     while group.active < group.concurrency and group.next <= group.n do
-      local co = coroutine.create(group.functions[group.next])
+      local co = coroutine.create(work)
       owner[co] = self
-      local task = { co = co, index = group.next, group = group }
-      group.next = group.next + 1
+      local task = { co = co, group = group }
       group.active = group.active + 1
       self.active = self.active + 1
-      self:resume(task)
+      self:resume(task, task)
     end
   end
 end
@@ -240,21 +269,22 @@ function Scheduler:wait(wait_ms)
   end
 end
 
-local function run_coroutines(functions, concurrency)
-  local group = new_group(functions, concurrency)
+local function run_coroutines(group)
   if group.n == 0 then return group.results end
   if scheduler.current() then -- inside a task: join its scheduler
     return coroutine.yield(JOIN, group)
   end
   local self = setmetatable({ groups = { group }, ready = {}, sleepers = {}, waiting = {}, transports = 0,
     active = 0, in_flight = 0 }, Scheduler)
+  local spare = {} -- the list ready becomes for the next round (not a new one each round)
   while true do
     self:fill()
     if #self.ready > 0 then
       local ready = self.ready
-      self.ready = {}
+      self.ready, spare = spare, ready
       for i = 1, #ready do
         local task = ready[i]
+        ready[i] = nil
         self:resume(task, task.v1, task.v2)
       end
     elseif self.active == 0 then
@@ -268,13 +298,18 @@ local function run_coroutines(functions, concurrency)
 end
 
 -- nginx: N light threads, each taking the next function until none is left.
-local function run_ngx_threads(ngx, functions, concurrency)
-  local results, n, next_index = {}, #functions, 1
+local function run_ngx_threads(ngx, functions, call, state, n, concurrency)
+  local results, next_index = {}, 1
   local function worker()
     while next_index <= n do
       local i = next_index
       next_index = i + 1
-      results[i] = pack(pcall(functions[i]))
+      if functions then
+        results[i] = pack(pcall(functions[i]))
+      else
+        local ok, err = pcall(call, state, i)
+        if not ok then results[i] = { false, err, n = 2 } end
+      end
     end
   end
   local threads = {}
@@ -297,8 +332,21 @@ end
 -- or { false, raised error } (with n = the number of values).
 function scheduler.run(functions, concurrency)
   local ngx = nginx_with_light_threads()
-  if ngx then return run_ngx_threads(ngx, functions, concurrency) end
-  return run_coroutines(functions, concurrency)
+  if ngx then return run_ngx_threads(ngx, functions, nil, nil, #functions, concurrency) end
+  return run_coroutines(new_group(functions, nil, nil, #functions, concurrency))
+end
+
+--- Calls call(state, i) for i = 1 to n, at most concurrency at a time,
+-- keeping none of its values (call stores what it needs in state): no list
+-- of n functions and no n tables of results, for client:batch.  call is
+-- best one function for every run, not a closure made per run: a LuaJIT
+-- trace may specialise on a closure and keep it, with its upvalues (a
+-- whole run's state), alive.  Returns the calls that raised:
+-- { [i] = { false, raised error, n = 2 } } (empty when none did).
+function scheduler.each(call, state, n, concurrency)
+  local ngx = nginx_with_light_threads()
+  if ngx then return run_ngx_threads(ngx, nil, call, state, n, concurrency) end
+  return run_coroutines(new_group(nil, call, state, n, concurrency))
 end
 
 return scheduler
