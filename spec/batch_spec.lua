@@ -5,6 +5,7 @@
 local esconnector = require "esconnector"
 local emulator = require "spec.support.emulator"
 local core = require "esconnector.core"
+local in_flight = require "spec.support.in_flight"
 
 describe("client:batch and client:concurrently", function()
   local cluster
@@ -13,31 +14,8 @@ describe("client:batch and client:concurrently", function()
   teardown(function() if cluster then cluster.stop() end end)
   after_each(function() emulator.clear_faults(cluster) end)
 
-  -- A client that counts the requests it has in flight (observers run just
-  -- before a request is sent and just after its answer).
-  local function counting_client(options)
-    local counter = { now = 0, max = 0, events = {} }
-    options = options or {}
-    options.hosts = options.hosts or { cluster.urls[1] }
-    options.on_request = function()
-      counter.now = counter.now + 1
-      if counter.now > counter.max then counter.max = counter.now end
-    end
-    options.on_response = function(e)
-      counter.now = counter.now - 1
-      counter.events[#counter.events + 1] = e
-    end
-    return esconnector.new(options), counter
-  end
-
-  local function make_connectors(client, prefix, n)
-    local ids = {}
-    for i = 1, n do
-      ids[i] = ("%s-%d"):format(prefix, i)
-      assert(client.connector:put{ connector_id = ids[i], name = "n" .. i })
-    end
-    return ids
-  end
+  local function counting_client(options) return in_flight.counting_client(cluster.urls[1], options) end
+  local make_connectors = in_flight.make_connectors
 
   it("returns results in the order of the calls", function()
     local client = esconnector.new{ hosts = cluster.urls }

@@ -7,6 +7,7 @@ local esconnector = require "esconnector"
 local scheduler = require "esconnector.scheduler"
 local emulator = require "spec.support.emulator"
 local quote = require("spec.support.shell").quote
+local in_flight = require "spec.support.in_flight"
 
 describe("scheduler workers", function()
   local own
@@ -15,26 +16,8 @@ describe("scheduler workers", function()
   teardown(function() if own then own.stop() end end)
   after_each(function() emulator.clear_faults(own) end)
 
-  -- A client that counts the requests it has in flight.
-  local function counting_client()
-    local counter = { now = 0, max = 0 }
-    local client = esconnector.new{ hosts = { own.url },
-      on_request = function()
-        counter.now = counter.now + 1
-        if counter.now > counter.max then counter.max = counter.now end
-      end,
-      on_response = function() counter.now = counter.now - 1 end }
-    return client, counter
-  end
-
-  local function make_connectors(client, prefix, n)
-    local ids = {}
-    for i = 1, n do
-      ids[i] = ("%s-%d"):format(prefix, i)
-      assert(client.connector:put{ connector_id = ids[i], name = "n" .. i })
-    end
-    return ids
-  end
+  local function counting_client() return in_flight.counting_client(own.url) end
+  local make_connectors = in_flight.make_connectors
 
   -- fn(), counting the coroutines created meanwhile (coroutine.create
   -- wrapped, restored afterwards even if fn raises).

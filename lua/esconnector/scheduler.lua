@@ -297,25 +297,31 @@ local function run_coroutines(group)
   return group.results
 end
 
--- nginx: N light threads, each taking the next function until none is left.
-local function run_ngx_threads(ngx, functions, call, state, n, concurrency)
-  local results, next_index = {}, 1
-  local function worker()
-    while next_index <= n do
-      local i = next_index
-      next_index = i + 1
-      if functions then
-        results[i] = pack(pcall(functions[i]))
-      else
-        local ok, err = pcall(call, state, i)
-        if not ok then results[i] = { false, err, n = 2 } end
-      end
+-- The body of an nginx light thread: takes the next index of the run until
+-- none is left.  One function for every run, its state in a table (not a
+-- closure per run, which a LuaJIT trace may keep alive with a whole run's
+-- results).  run = { functions | call and state, n, next, results }.
+local function ngx_worker(run)
+  local functions, call, state, results = run.functions, run.call, run.state, run.results
+  while run.next <= run.n do
+    local i = run.next
+    run.next = i + 1
+    if functions then
+      results[i] = pack(pcall(functions[i]))
+    else
+      local ok, err = pcall(call, state, i)
+      if not ok then results[i] = { false, err, n = 2 } end
     end
   end
+end
+
+-- nginx: N light threads, each taking the next function until none is left.
+local function run_ngx_threads(ngx, functions, call, state, n, concurrency)
+  local run = { functions = functions, call = call, state = state, n = n, next = 1, results = {} }
   local threads = {}
-  for w = 1, math.min(concurrency, n) do threads[w] = ngx.thread.spawn(worker) end
+  for w = 1, math.min(concurrency, n) do threads[w] = ngx.thread.spawn(ngx_worker, run) end
   for _, thread in ipairs(threads) do ngx.thread.wait(thread) end
-  return results
+  return run.results
 end
 
 -- ngx, inside nginx in a phase where light threads and cosockets work.
