@@ -202,6 +202,36 @@ describe("bin/esconnector #subprocess", function()
       assert.is_nil(err:find(encoded, 1, true))
     end)
 
+    it("counts an orphan it finds before rotating as a leftover: JSON ok = false, FOUND, exit code 1", function()
+      local emulator = require "spec.support.emulator"
+      if not emulator.available() then
+        pending("needs the emulator's clock: an orphan is older than the 1 h grace period")
+        return
+      end
+      local id = native_connector()
+      -- what a rotation killed two hours ago left: a key made for the connector
+      emulator.clock(-2 * 3600 * 1000)
+      local made, orphan = pcall(user_client.security.create_api_key, user_client.security,
+        { name = "orphan-" .. id, metadata = { connector_id = id, rotation_id = "cli-crashed" } })
+      emulator.clock(0)
+      assert(made and orphan, tostring(orphan))
+      local out, err, code = run("--json rotate " .. quote(id), as_user)
+      assert.are.equal(1, code, err)
+      local first, second = out:match("^([^\n]*)\n([^\n]*)\n$")
+      local report = json.decode(first)
+      assert.is_false(report.ok)
+      assert.are.equal(orphan.id, report.found.keys[1].id)
+      assert.are.equal("orphan", report.found.keys[1].status)
+      assert.are.same({ summary = true, rotated = 1, failed = 0, leftovers = 1 }, json.decode(second))
+      assert.are.equal(report.new_api_key_id, assert(client.connector:get{ connector_id = id }).api_key_id)
+      -- rotate only reports it; the text names it and the command that clears it
+      out, err, code = run("rotate " .. quote(id), as_user)
+      assert.are.equal(1, code, err)
+      assert.matches("FOUND " .. id:gsub("%p", "%%%0") .. ": API key %[" .. orphan.id:gsub("%p", "%%%0")
+        .. "%] orphan.*esconnector reconcile %-%-apply", out)
+      assert.matches("\nrotated 1, failed 0, leftovers 1\n$", out)
+    end)
+
     it("dry-runs, writes self-managed keys only to --key-dir, and fails one line per bad connector", function()
       local native = native_connector()
       local managed = env.unique("cli-self")

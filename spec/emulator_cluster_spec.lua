@@ -287,6 +287,33 @@ describe("emulator cluster #subprocess", function()
       end)
     end)
 
+    describe("clock", function()
+      it("PUT /clock shifts what the nodes stamp from then on; 0 puts it back; bad offsets are refused", function()
+        local ten_days_ms = 10 * 86400 * 1000
+        assert.are.same({ offset_ms = 0 }, control(cluster, "GET", "/clock"))
+        local url = cluster.urls[2] .. "/_connector/clocked"
+        assert.are.equal(201, curl(url, { method = "PUT", body = '{"index_name":"search-clocked"}' }).status)
+        local function last_seen_day()
+          assert.are.equal(200, curl(url .. "/_check_in", { method = "PUT" }).status)
+          return curl(url).json.last_seen:sub(1, 10)
+        end
+        local function day(offset_s) return os.date("!%Y-%m-%d", os.time() + offset_s) end
+        assert.are.same({ offset_ms = -ten_days_ms }, control(cluster, "PUT", "/clock", { offset_ms = -ten_days_ms }))
+        local seen = last_seen_day() -- (either side of a midnight passing meanwhile)
+        assert.is_true(seen == day(-864000) or seen == day(-864000 - 60), seen)
+        assert.are.same({ offset_ms = 0 }, control(cluster, "PUT", "/clock", { offset_ms = 0 }))
+        seen = last_seen_day()
+        assert.is_true(seen == day(0) or seen == day(-60), seen)
+        for _, bad in ipairs{ { offset_ms = 1.5 }, { offset_ms = "1h" }, {}, { offset_ms = 1e300 } } do
+          local _, status = control(cluster, "PUT", "/clock", bad)
+          assert.are.equal(400, status)
+        end
+        local _, status = control(cluster, "POST", "/clock", { offset_ms = 0 })
+        assert.are.equal(405, status)
+        assert.are.same({ offset_ms = 0 }, control(cluster, "GET", "/clock"))
+      end)
+    end)
+
     describe("request log", function()
       it("lists the requests of the node ports since the last DELETE /requests", function()
         control(cluster, "DELETE", "/requests")

@@ -48,6 +48,13 @@ function emulator.clear_faults(instance)
 end
 
 --- Requests each node received: { { node = n, method = , path = }, ... }
+--- Sets the offset of the emulator's clock in ms (negative: in the past)
+-- for what it stamps from now on; 0 puts it back.
+function emulator.clock(offset_ms, instance)
+  return control(instance and instance.control_url or os.getenv("ES_CONTROL_URL"), "PUT", "/clock",
+    { offset_ms = offset_ms })
+end
+
 function emulator.requests(instance)
   return control(instance and instance.control_url or os.getenv("ES_CONTROL_URL"), "GET", "/requests")
 end

@@ -10,6 +10,9 @@
 --                          since start or the last DELETE
 --   DELETE /requests       clears the log
 --   POST   /reset          wipes all Elasticsearch data except the bootstrap credentials
+--   GET    /clock          {"offset_ms": n}
+--   PUT    /clock          {"offset_ms": n}: the nodes' clock runs n ms off (n < 0: in the
+--                          past), for what Elasticsearch stamps from then on (key creation, ...)
 
 local cjson = require "cjson.safe"
 local json = require "esemu.json"
@@ -157,6 +160,20 @@ function M.handle()
       return send(200, { cleared = true })
     end
     return wrong_method("GET, DELETE")
+  elseif path == "/clock" then
+    local meta = ngx.shared.esemu_meta
+    if method == "PUT" then
+      local spec, err = read_json()
+      if spec == nil then return fail(400, err) end
+      local offset = type(spec) == "table" and spec.offset_ms
+      if type(offset) ~= "number" or offset ~= math.floor(offset) or math.abs(offset) > 10 * 365 * 86400000 then
+        return fail(400, "offset_ms must be a whole number of milliseconds, at most ten years either way")
+      end
+      meta:set("clock_offset_ms", offset)
+    elseif method ~= "GET" then
+      return wrong_method("GET, PUT")
+    end
+    return send(200, { offset_ms = meta:get("clock_offset_ms") or 0 })
   elseif path == "/reset" then
     if method ~= "POST" then return wrong_method("POST") end
     reset()

@@ -9,14 +9,15 @@ local M = {}
 
 -- tick(): the request's clock in seconds, whole milliseconds, strictly
 -- increasing across requests (ES's Instant.now() has microseconds, so two
--- requests practically never share a timestamp; the emulator's are ms).
+-- requests practically never share a timestamp; the emulator's are ms),
+-- plus the control API's clock offset (0 unless a test set one).
 function M.tick()
   local meta = ngx.shared.esemu_meta
   local ms = math.floor(ngx.now() * 1000)
   local last = meta:get("last_tick_ms") or 0
   if ms <= last then ms = last + 1 end
   meta:set("last_tick_ms", ms)
-  return ms / 1000
+  return (ms + (meta:get("clock_offset_ms") or 0)) / 1000
 end
 local R = {}
 R.__index = R
