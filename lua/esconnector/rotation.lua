@@ -364,18 +364,12 @@ end
 
 -- Every connector's id, api_key_id and api_key_secret_id, paged.
 local function all_connectors(client, page_size)
-  local list, from = {}, 0
-  page_size = page_size or 100
-  while true do
-    local page, err = client.connector:list{ from = from, size = page_size }
-    if not page then return nil, err end
-    local results = page.results or {}
-    for _, c in ipairs(results) do
-      list[#list + 1] = { id = c.id, api_key_id = value(c.api_key_id), api_key_secret_id = value(c.api_key_secret_id) }
-    end
-    from = from + #results
-    if #results == 0 or from >= (page.count or 0) then return list end
+  local list = {}
+  for c, err in client.connector:list_all{ size = page_size or 100 } do
+    if not c then return nil, err end
+    list[#list + 1] = { id = c.id, api_key_id = value(c.api_key_id), api_key_secret_id = value(c.api_key_secret_id) }
   end
+  return list
 end
 rotation.all_connectors = all_connectors
 
