@@ -35,40 +35,36 @@ describe("esconnector #subprocess", function()
       assert.matches("cloud%-id", out)
     end
     local script = os.tmpname()
-    local out = run("completion bash", { ES_URL = "" })
-    local f = assert(io.open(script, "w"))
-    f:write(out)
-    f:close()
-    local function complete(words)
-      local ok, got = sh(("bash -c %s"):format(quote(
-        ". " .. script .. "; COMP_WORDS=(" .. words .. "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); "
-        .. "_esconnector; printf '%s\\n' \"${COMPREPLY[@]}\"")))
-      assert(ok, got)
-      return got
+    local function write_script(shell)
+      local f = assert(io.open(script, "w"))
+      f:write((run("completion " .. shell, { ES_URL = "" })))
+      f:close()
     end
-    assert.matches("update%-api%-key%-id", complete("esconnector up"))
-    assert.matches("%-%-version", complete("esconnector --vers"))
-    assert.matches("%-%-include%-deleted", complete("esconnector list --inc"))
-    assert.is_nil(complete("esconnector list --inc"):find("--api-key-id", 1, true))
-    assert(sh("bash -n " .. script))
-    -- fish completes for real (complete -C); zsh parses it and defines the
-    -- function (its completion system needs a terminal to run)
-    local f2 = assert(io.open(script, "w"))
-    f2:write((run("completion fish", { ES_URL = "" })))
-    f2:close()
-    local function fish_complete(line)
-      local ok, got = sh(("fish -c %s"):format(quote("source " .. script .. "; complete -C " .. quote(line))))
-      assert(ok, got)
-      return got
+    -- what each shell runs to complete a command line, non-interactively
+    local complete_line = {
+      bash = function(line)
+        return ". " .. script .. "; COMP_WORDS=(" .. line .. "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); "
+          .. "_esconnector; printf '%s\\n' \"${COMPREPLY[@]}\""
+      end,
+      fish = function(line) return "source " .. script .. "; complete -C " .. quote(line) end,
+    }
+    local syntax_check = { bash = "bash -n ", fish = "fish --no-execute ", zsh = "zsh -n " }
+    for _, shell in ipairs{ "bash", "fish" } do
+      write_script(shell)
+      local function complete(line)
+        local ok, got = sh(("%s -c %s"):format(shell, quote(complete_line[shell](line))))
+        assert(ok, got)
+        return got
+      end
+      assert.matches("update%-api%-key%-id", complete("esconnector up"), nil, shell)
+      assert.matches("%-%-version", complete("esconnector --vers"), nil, shell)
+      assert.matches("%-%-include%-deleted", complete("esconnector list --inc"), nil, shell)
+      assert.is_nil(complete("esconnector list --inc"):find("--api-key-id", 1, true), shell)
+      assert(sh(syntax_check[shell] .. script))
     end
-    assert.matches("update%-api%-key%-id\t", fish_complete("esconnector up"))
-    assert.matches("%-%-version\t", fish_complete("esconnector --vers"))
-    assert.matches("%-%-include%-deleted\t", fish_complete("esconnector list --inc"))
-    assert(sh("fish --no-execute " .. script))
-    local f3 = assert(io.open(script, "w"))
-    f3:write((run("completion zsh", { ES_URL = "" })))
-    f3:close()
-    assert(sh("zsh -n " .. script))
+    -- zsh's completion system needs a terminal: its script is parsed and loaded
+    write_script("zsh")
+    assert(sh(syntax_check.zsh .. script))
     local ok, got = sh(("zsh -c %s"):format(quote("source " .. script .. " 2>/dev/null; whence -w _esconnector")))
     assert(ok, got)
     assert.matches("_esconnector: function", got)

@@ -17,7 +17,7 @@ describe("scheduler workers", function()
   after_each(function() emulator.clear_faults(own) end)
 
   local function counting_client() return in_flight.counting_client(own.url) end
-  local make_connectors = in_flight.make_connectors
+  local make_connectors, slow_connectors = in_flight.make_connectors, in_flight.slow_connectors
 
   -- fn(), counting the coroutines created meanwhile (coroutine.create
   -- wrapped, restored afterwards even if fn raises).
@@ -63,8 +63,7 @@ describe("scheduler workers", function()
 
   it("gives each joined group its own workers: batches inside concurrently", function()
     local client, counter = counting_client()
-    local ids = make_connectors(client, "joined", 10)
-    emulator.fault({ fault = "delay", ms = 50, path = "^/_connector/joined", count = 0 }, own)
+    local ids = slow_connectors(client, "joined", 10, 50, own)
     local functions = {}
     for f = 1, 2 do
       functions[f] = function()
@@ -88,8 +87,7 @@ describe("scheduler workers", function()
 
   it("fails a function that raises alone; a fresh worker runs the ones left, results in order", function()
     local client = counting_client()
-    local ids = make_connectors(client, "raise", 8)
-    emulator.fault({ fault = "delay", ms = 30, path = "^/_connector/raise", count = 0 }, own)
+    local ids = slow_connectors(client, "raise", 8, 30, own)
     local six = { reason = "six raised a table" }
     local functions = {}
     for i, id in ipairs(ids) do
@@ -139,8 +137,7 @@ describe("scheduler workers", function()
 
   it("completes functions that yield on their own, between client calls and after the last", function()
     local client, counter = counting_client()
-    local ids = make_connectors(client, "yield", 6)
-    emulator.fault({ fault = "delay", ms = 30, path = "^/_connector/yield", count = 0 }, own)
+    local ids = slow_connectors(client, "yield", 6, 30, own)
     local functions = {}
     for i, id in ipairs(ids) do
       functions[i] = function()
@@ -187,8 +184,7 @@ describe("scheduler workers", function()
 
   it("yields again after a function ran with its calls blocking (without_yield, PUC 5.1)", function()
     local client, counter = counting_client()
-    local ids = make_connectors(client, "blocking", 6)
-    emulator.fault({ fault = "delay", ms = 50, path = "^/_connector/blocking", count = 0 }, own)
+    local ids = slow_connectors(client, "blocking", 6, 50, own)
     local functions = {}
     for i, id in ipairs(ids) do
       functions[i] = function()
@@ -210,8 +206,7 @@ describe("scheduler workers", function()
 
   it("each: calls call(state, i) for every i, at most concurrency at once; reports the calls that raised", function()
     local client, counter = counting_client()
-    local ids = make_connectors(client, "each", 9)
-    emulator.fault({ fault = "delay", ms = 30, path = "^/_connector/each", count = 0 }, own)
+    local ids = slow_connectors(client, "each", 9, 30, own)
     local state = { ids = ids, got = {} }
     local function call(s, i)
       local doc = assert(client.connector:get{ connector_id = s.ids[i] })

@@ -32,4 +32,13 @@ function in_flight.make_connectors(client, prefix, n)
   return ids
 end
 
+--- make_connectors, then every request to one of them answered delay_ms
+-- late (an emulator fault until cleared), so that calls overlap.
+function in_flight.slow_connectors(client, prefix, n, delay_ms, instance)
+  local ids = in_flight.make_connectors(client, prefix, n)
+  require("spec.support.emulator").fault({ fault = "delay", ms = delay_ms, path = "^/_connector/" .. prefix .. "%-",
+    count = 0 }, instance)
+  return ids
+end
+
 return in_flight
