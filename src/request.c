@@ -283,9 +283,9 @@ static int esc_compare_names(const void *a, const void *b)
 }
 
 /* Pushes a table, sorted, of the string keys of params that the row does not
- * know (nil when there are none); raises on a key that is not a string (a programmer error).  The keys
- * stay alive in params, so a userdata array of their pointers sorts them in
- * O(n log n) whatever their number. */
+ * know (nil when there are none); raises on a key that is not a string (a
+ * programmer error).  The keys stay alive in params, so a userdata array of
+ * their pointers sorts them in O(n log n) whatever their number. */
 static void esc_push_unknown_keys(lua_State *L, const struct esc_endpoint *ep)
 {
   size_t n = 0, i;
