@@ -4,12 +4,8 @@
 local core = require "esconnector.core"
 local pages = dofile("doc/catalog_pages.lua")
 
-local function read(path)
-  local f = assert(io.open(path))
-  local text = f:read("*a")
-  f:close()
-  return text
-end
+local read_file = require("spec.support.shell").read_file
+local function read(path) return assert(read_file(path), "cannot read " .. path) end
 
 -- The rows of the README table headed "| call | HTTP | required |".
 local function readme_rows()

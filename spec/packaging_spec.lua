@@ -16,12 +16,8 @@ local function run(cmd)
   return out:match("rc=(%d+)%s*$") == "0", (out:gsub("rc=%d+%s*$", ""))
 end
 
-local function read(path)
-  local f = assert(io.open(path))
-  local text = f:read("*a")
-  f:close()
-  return text
-end
+local read_file = require("spec.support.shell").read_file
+local function read(path) return assert(read_file(path), "cannot read " .. path) end
 
 local is_jit = rawget(_G, "jit") ~= nil
 local lua_version = is_jit and "5.1" or _VERSION:match("%d+%.%d+")
