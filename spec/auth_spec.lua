@@ -11,12 +11,7 @@ describe("authentication", function()
     return
   end
 
-  local function info_with(options)
-    local client = esconnector.new(options)
-    local res, err = client:info()
-    client:close()
-    return res, err
-  end
+  local info_with = env.info_with
 
   it("works with basic_auth", function()
     assert(info_with{ hosts = { env.url }, basic_auth = { env.username, env.password }, ca_file = env.ca_file })

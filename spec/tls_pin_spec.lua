@@ -4,11 +4,11 @@
 -- presents a leaf from it with the cluster's genuine CA appended to the
 -- chain.  The pin must refuse that (the genuine CA is presented but the
 -- chain does not lead to it), and still accept the genuine chain.
-local esconnector = require "esconnector"
 local curl = require "esconnector.curl"
 local socket = require "socket"
 
 local shell = require "spec.support.shell"
+local env = require "spec.support.env"
 local sh, read_file = shell.sh, shell.read_file
 
 local CERTS = [=[
@@ -85,10 +85,7 @@ describe("ca_fingerprint against a man in the middle", function()
   local function info(url, extra)
     local options = { hosts = { url }, max_retries = 0 }
     for k, v in pairs(extra or {}) do options[k] = v end
-    local client = esconnector.new(options)
-    local res, err = client:info()
-    client:close()
-    return res, err
+    return env.info_with(options)
   end
 
   it("the attacker's chain is trusted through ca_file alone (so the next test means something)", function()

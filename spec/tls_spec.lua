@@ -2,6 +2,7 @@
 -- refused by default, accepted with ca_file or the right ca_fingerprint,
 -- refused with a wrong one.
 local esconnector = require "esconnector"
+local env = require "spec.support.env"
 local emulator = require "spec.support.emulator"
 
 describe("TLS", function()
@@ -13,10 +14,7 @@ describe("TLS", function()
   local function info(extra)
     local options = { hosts = { cluster.url }, max_retries = 0 }
     for k, v in pairs(extra or {}) do options[k] = v end
-    local client = esconnector.new(options)
-    local res, err = client:info()
-    client:close()
-    return res, err
+    return env.info_with(options)
   end
 
   it("serves HTTPS with a CA file and its fingerprint", function()

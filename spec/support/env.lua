@@ -48,6 +48,15 @@ function env.unique(prefix)
   return ("%s-%d-%d-%d"):format(prefix, os.time(), math.random(1, 1e9), counter)
 end
 
+--- GET / through a client made with options, closed afterwards: the
+-- result or nil and the error object.
+function env.info_with(options)
+  local client = esconnector.new(options)
+  local res, err = client:info()
+  client:close()
+  return res, err
+end
+
 --- The host:port of ES_URL, for specs that reach the same server by
 -- another scheme.
 function env.host_port()
