@@ -942,8 +942,8 @@ static int esc_l_prepare(lua_State *L)
   lua_getfield(L, ARG_PARAMS, "body");
   if (!lua_isnil(L, SLOT_BODY_ARG) && !lua_istable(L, SLOT_BODY_ARG))
     return luaL_error(L, "esconnector: params.body must be a table");
-  lua_newtable(L); /* SLOT_REQUEST */
-  lua_newtable(L); /* SLOT_BODY */
+  lua_createtable(L, 0, 6); /* SLOT_REQUEST: sized once, for all its fields */
+  lua_createtable(L, 0, 2); /* SLOT_BODY: most bodies are small */
   lua_pushnil(L); /* SLOT_ERRORS: a table from the first message */
   if (validate)
     esc_push_unknown_keys(L, ep); /* SLOT_UNKNOWN */
