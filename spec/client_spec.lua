@@ -50,6 +50,13 @@ describe("esconnector.new", function()
       url_of("us-east-1.aws.found.io:443$abc123$kib456"))
     assert.are.equal("esconnector.client (https://abc123.example.com:9243)",
       url_of("example.com:9243$abc123"))
+    -- and, as theirs, compresses by default there; derive() keeps it
+    local cloud_id = "d:" .. core.base64("example.com$abc123")
+    local cloud = esconnector.new{ cloud_id = cloud_id }
+    assert.is_true(cloud.http_compress)
+    assert.is_true(cloud:derive{ api_key = "k" }.http_compress)
+    assert.is_false(esconnector.new{ cloud_id = cloud_id, http_compress = false }.http_compress)
+    assert.is_false(esconnector.new{ hosts = "http://a:9200" }.http_compress)
     assert.is_false(pcall(esconnector.new, { cloud_id = "nonsense" }))
     assert.is_false(pcall(esconnector.new, { cloud_id = "x:" .. core.base64("only-host") }))
     assert.is_false(pcall(esconnector.new, { cloud_id = "x:" .. core.base64("h$i"), hosts = "http://a:9200" }))

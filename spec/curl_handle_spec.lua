@@ -53,6 +53,83 @@ describe("curl handle", function()
     assert.are.equal(seen[before + 1].connection, seen[before + 3].connection)
   end)
 
+  -- The official clients ask for compressed answers only with compression
+  -- on, and inflate gzip and deflate answers either way.
+  describe("compressed answers", function()
+    local BODY = '{"compressed":true}'
+    local gzipped, zipping
+
+    setup(function()
+      gzipped = core.gzip(BODY)
+      zipping = raw.start{ responses = { "HTTP/1.1 200 OK\r\nX-elastic-product: Elasticsearch\r\n"
+        .. "Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: " .. #gzipped
+        .. "\r\n\r\n" .. gzipped } }
+    end)
+    teardown(function() if zipping then zipping.stop() end end)
+
+    -- The Accept-Encoding lines of the request fn(url) sends, and fn's result.
+    local function accept_encoding_of(fn)
+      local before = #zipping.requests()
+      local res = fn(zipping.url)
+      local seen = zipping.requests()
+      assert.are.equal(before + 1, #seen)
+      local lines = {}
+      for value in seen[#seen].raw:gmatch("\r\n[Aa][Cc][Cc][Ee][Pp][Tt]%-[Ee][Nn][Cc][Oo][Dd][Ii][Nn][Gg]:([^\r]*)") do
+        lines[#lines + 1] = value
+      end
+      return lines, res
+    end
+
+    local function get(settings, headers)
+      return function(url)
+        local handle = curl.curl_new(settings)
+        local res = assert(handle:perform{ method = "GET", url = url .. "/", headers = headers })
+        handle:close()
+        return res
+      end
+    end
+
+    it("asks for none by default, and inflates a gzip answer sent anyway", function()
+      local lines, res = accept_encoding_of(get{})
+      assert.are.same({}, lines)
+      assert.are.equal(BODY, res.body)
+      assert.are.equal("gzip", res.headers["content-encoding"])
+    end)
+
+    it("asks for gzip and deflate with accept_compressed", function()
+      local lines, res = accept_encoding_of(get{ accept_compressed = true })
+      assert.are.same({ " gzip, deflate" }, lines)
+      assert.are.equal(BODY, res.body)
+    end)
+
+    it("with decompress = false asks for none and hands the body over as it came", function()
+      local lines, res = accept_encoding_of(get{ decompress = false, accept_compressed = true })
+      assert.are.same({}, lines)
+      assert.are.equal(gzipped, res.body)
+    end)
+
+    it("sends a caller's own Accept-Encoding once, as given", function()
+      for _, settings in ipairs{ {}, { accept_compressed = true } } do
+        local lines = accept_encoding_of(get(settings, { "Accept-Encoding: identity" }))
+        assert.are.same({ " identity" }, lines)
+      end
+    end)
+
+    it("is asked for by a client with http_compress, whose bodies go gzipped", function()
+      local esconnector = require "esconnector"
+      for _, compress in ipairs{ false, true } do
+        local lines, res = accept_encoding_of(function(url)
+          local client = esconnector.new{ hosts = { url }, max_retries = 0, http_compress = compress }
+          local res, err = client.connector:update_api_key_id{ connector_id = "c", api_key_id = "k" }
+          client:close()
+          return assert(res, err)
+        end)
+        assert.are.same(compress and { " gzip, deflate" } or {}, lines)
+        assert.are.same({ compressed = true }, res)
+      end
+    end)
+  end)
+
   it("fresh_connect opens a new connection for that request only", function()
     local handle = curl.curl_new{}
     local before = #server.requests()

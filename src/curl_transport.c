@@ -40,7 +40,9 @@ struct esc_settings {
   char *ca_file, *ca_path, *client_cert, *client_key, *protocols;
   long connect_timeout_ms, timeout_ms; /* defaults for perform */
   size_t max_body;                     /* 0: no cap */
-  int verify_peer, verify_host, decompress;
+  int verify_peer, verify_host;
+  int decompress;        /* inflate gzip and deflate answers */
+  int accept_compressed; /* and ask for them (Accept-Encoding) */
   int pinned;
   unsigned char pin_digest[32];
 };
@@ -242,8 +244,11 @@ static CURLcode esc_easy_configure(CURL *h, const struct esc_settings *s,
     /* a resumed session would skip the verify callback, so the pin */
     ESC_SETOPT(h, CURLOPT_SSL_SESSIONID_CACHE, 0L, what);
   }
+  /* what the official clients accept; without accept_compressed the
+   * header is taken out of each request (esc_headers_build), and an answer
+   * compressed anyway is still inflated */
   if (s->decompress)
-    ESC_SETOPT(h, CURLOPT_ACCEPT_ENCODING, "", what); /* all built in */
+    ESC_SETOPT(h, CURLOPT_ACCEPT_ENCODING, "gzip, deflate", what);
   t->max_body = s->max_body;
   if (s->max_body)
     ESC_SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_body, what);
@@ -349,7 +354,7 @@ static void esc_settings_read(lua_State *L, int idx, struct esc_settings *s)
   static const char *const known[] = {
     "connect_timeout_ms", "timeout_ms", "verify_peer", "verify_host", "ca_file",
     "ca_path", "client_cert", "client_key", "ca_fingerprint",
-    "max_response_bytes", "decompress", "protocols", NULL
+    "max_response_bytes", "decompress", "accept_compressed", "protocols", NULL
   };
   s->connect_timeout_ms = ESC_DEFAULT_CONNECT_TIMEOUT_MS;
   s->timeout_ms = ESC_DEFAULT_TIMEOUT_MS;
@@ -362,6 +367,7 @@ static void esc_settings_read(lua_State *L, int idx, struct esc_settings *s)
     s->verify_peer = esc_field_bool(L, idx, "verify_peer", 1);
     s->verify_host = esc_field_bool(L, idx, "verify_host", 1);
     s->decompress = esc_field_bool(L, idx, "decompress", 1);
+    s->accept_compressed = esc_field_bool(L, idx, "accept_compressed", 0);
     s->ca_file = esc_field_strdup(L, idx, "ca_file");
     s->ca_path = esc_field_strdup(L, idx, "ca_path");
     s->client_cert = esc_field_strdup(L, idx, "client_cert");
@@ -599,12 +605,15 @@ static int esc_headers_cached(lua_State *L, int idx, size_t n,
 }
 
 /* Builds the transfer's header list from the Lua lines at idx: each one
- * checked, then "Expect:" (no 100-continue round trip) and, for a body
- * without a type, "Content-Type:" (libcurl would label it
- * form-urlencoded).  Returns 0, or sets the stack back to top and pushes
- * nil, kind, message, code for a refused line (returns 4). */
+ * checked, then "Expect:" (no 100-continue round trip), for a body without
+ * a type "Content-Type:" (libcurl would label it form-urlencoded), and
+ * with quiet_encoding "Accept-Encoding:" (the decoders stay on, but
+ * compressed answers are not asked for).  Returns 0, or sets the stack
+ * back to top and pushes nil, kind, message, code for a refused line
+ * (returns 4). */
 static int esc_headers_build(lua_State *L, int idx, size_t n,
-                             struct esc_transfer *t, int body, int top)
+                             struct esc_transfer *t, int body,
+                             int quiet_encoding, int top)
 {
   size_t i;
   curl_slist_free_all(t->headers);
@@ -630,6 +639,8 @@ static int esc_headers_build(lua_State *L, int idx, size_t n,
   esc_append_header(L, t, "Expect:");
   if (body && !esc_has_content_type(t->headers))
     esc_append_header(L, t, "Content-Type:");
+  if (quiet_encoding)
+    esc_append_header(L, t, "Accept-Encoding:");
   t->header_lines = n;
   t->headers_body = body;
   t->headers_valid = 1;
@@ -715,7 +726,8 @@ static int esc_request_prepare(lua_State *L, int req, CURL *h, const struct esc_
       return luaL_error(L, "esconnector: perform: too many headers");
   }
   if (!esc_headers_cached(L, top + 4, n, t, with_body) &&
-      (failed = esc_headers_build(L, top + 4, n, t, with_body, top)) != 0)
+      (failed = esc_headers_build(L, top + 4, n, t, with_body,
+                                  s->decompress && !s->accept_compressed, top)) != 0)
     return failed;
   lua_settop(L, top); /* the request table anchors its strings */
 
@@ -1003,6 +1015,7 @@ static int esc_curl_poll(lua_State *L)
  * settings = { connect_timeout_ms, timeout_ms (defaults for perform),
  *              verify_peer, verify_host, ca_file, ca_path, client_cert,
  *              client_key, ca_fingerprint, max_response_bytes, decompress,
+ *              accept_compressed,
  *              protocols = "http,https" } */
 static int esc_l_curl_new(lua_State *L)
 {

@@ -63,7 +63,9 @@ local DEFAULTS = {
 -- @field ca_fingerprint SHA-256 of the CA certificate (needs a core built with OpenSSL)
 -- @field client_cert TLS client certificate file
 -- @field client_key its key file
--- @field http_compress gzip request bodies (false; not a body sent with a Content-Encoding of its own)
+-- @field http_compress gzip request bodies (not a body sent with a Content-Encoding of its own) and ask
+-- for compressed answers, as the official clients do with compression on (false); gzip and deflate
+-- answers are inflated either way
 -- @field validate check calls locally before sending (true)
 -- @field headers extra request headers `{ name = value }`
 -- @field compatible_with the vendored media type's `compatible-with` (8 or 9; 8)
@@ -487,7 +489,11 @@ function client.new(options)
     error("esconnector: give hosts or cloud_id, not both", 2)
   end
   local hosts = options.hosts or DEFAULTS.hosts
-  if options.cloud_id then hosts = { cloud_url(options.cloud_id) } end
+  if options.cloud_id then
+    hosts = { cloud_url(options.cloud_id) }
+    -- as the official clients: compression is on by default for Elastic Cloud
+    if options.http_compress == nil then self.http_compress = true end
+  end
   if type(hosts) == "string" then hosts = { hosts } end
   if #hosts == 0 then error("esconnector: hosts must list at least one URL", 2) end
   local nodes = {}
@@ -527,7 +533,7 @@ function client.new(options)
   for k, v in pairs(options) do
     if k ~= "api_key" and k ~= "basic_auth" and k ~= "bearer_auth" and k ~= "cloud_id" then base[k] = v end
   end
-  base.hosts = {}
+  base.hosts, base.http_compress = {}, self.http_compress
   for i, node in ipairs(nodes) do base.hosts[i] = node.url end
   self.base_options = base
 
@@ -560,6 +566,7 @@ function client.new(options)
     verify_peer = self.verify_tls or self.ca_fingerprint ~= nil, verify_host = self.verify_tls,
     ca_file = self.ca_file, ca_path = self.ca_path, client_cert = self.client_cert, client_key = self.client_key,
     ca_fingerprint = self.ca_fingerprint, max_response_bytes = self.max_response_bytes,
+    accept_compressed = self.http_compress,
   })
   build_namespaces(self)
   return self
