@@ -137,6 +137,25 @@ describe("hostile input", function()
       assert.matches('"last_seen":0.1[,}]', body)
     end)
 
+    it("reads answer integers beyond 2^53 exactly on Lua 5.3+", function()
+      local answer = '{"indexed_document_count":9007199254740993,"id":"12345678901234567890",'
+        .. '"min":-9223372036854775808,"ratio":0.5}'
+      local s = raw.start{ responses = { raw.ok(answer) } }
+      local c = esconnector.new{ hosts = s.url, max_retries = 0 }
+      local res, err = c.connector:sync_job_get{ connector_sync_job_id = "j" }
+      c:close()
+      s.stop()
+      assert(res, tostring(err))
+      assert.are.equal("12345678901234567890", res.id)
+      assert.are.equal(0.5, res.ratio)
+      if HAS_INTEGERS then
+        assert.are.equal("9007199254740993", tostring(res.indexed_document_count))
+        assert.are.equal(math.mininteger, res.min)
+      else
+        assert.are.equal(2 ^ 53, res.indexed_document_count) -- the nearest double
+      end
+    end)
+
     it("refuses NaN and inf in query values, checked or not", function()
       for _, v in ipairs{ 0 / 0, math.huge, -math.huge } do
         for _, validate in ipairs{ true, false } do

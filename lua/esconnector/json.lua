@@ -1,7 +1,7 @@
 --- JSON through a private lua-cjson instance (the global cjson settings are
 -- never touched), behaving the same on Debian's lua-cjson 2.1.0 and on the
 -- OpenResty fork: `[]` stays an array, `/` is not escaped, and on Lua 5.3+
--- integers decode as integers.
+-- integers decode as integers, exactly even past 2^53.
 -- @module esconnector.json
 local cjson = require "cjson"
 
@@ -98,23 +98,85 @@ end
 
 local tointeger = math.tointeger
 
-local function integers(v)
+-- cjson reads every number as a double: 9007199254740993 would come back as
+-- ...992.  On Lua 5.3+ an integer of 16 digits or more (the ones at risk)
+-- is taken out of the text as a marked string before cjson reads it, and
+-- put back after as the integer its digits make (beyond the 64-bit range a
+-- float, as tonumber makes it).  The mark holds 16 random bytes, so no
+-- string a server sends can pass for one.
+local LONG_RUN = ("%d"):rep(16)
+local integer_mark -- made when first needed
+
+local function new_integer_mark()
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f and f:read(16)
+  if f then f:close() end
+  if not bytes or #bytes < 16 then
+    bytes = tostring({}) .. tostring(os.time()) .. tostring(os.clock()) .. tostring(math.random())
+  end
+  return "esconnector:integer:" .. bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end) .. ":"
+end
+
+-- text with its long integer literals (outside strings) turned into marked
+-- strings, or nil when it has none.  Text that is not JSON is left for cjson
+-- to refuse: a string never closed ends the scan, and a run of digits with a
+-- leading zero (not a JSON number) is not touched.
+local function mark_long_integers(text)
+  local parts, n, from, pos = {}, 0, 1, 1
+  while true do
+    local at = text:find('["%d]', pos)
+    if not at then break end
+    if text:byte(at) == 34 then -- a string: skipped, escapes and all
+      local i = at + 1
+      while true do
+        local q = text:find('["\\]', i)
+        if not q then return nil end
+        if text:byte(q) == 92 then
+          i = q + 2
+        else
+          pos = q + 1
+          break
+        end
+      end
+    else
+      local _, last = text:find("^%d+", at)
+      local _, token_end = text:find("^%.?%d*[eE]?[-+]?%d*", last + 1) -- a fraction or exponent
+      if token_end == last and last - at >= 15 and text:byte(at) ~= 48 then
+        local start = text:byte(at - 1) == 45 and at - 1 or at -- with its minus sign
+        integer_mark = integer_mark or new_integer_mark()
+        parts[n + 1] = text:sub(from, start - 1)
+        parts[n + 2] = '"' .. integer_mark .. text:sub(start, last) .. '"'
+        n, from = n + 2, last + 1
+      end
+      pos = token_end + 1
+    end
+  end
+  if n == 0 then return nil end
+  parts[n + 1] = text:sub(from)
+  return table.concat(parts)
+end
+
+local function integers(v, marked)
   if type(v) == "table" then
-    for k, child in pairs(v) do v[k] = integers(child) end
+    for k, child in pairs(v) do v[k] = integers(child, marked) end
     return v
   end
   if type(v) == "number" and math.type(v) == "float" then
     return tointeger(v) or v
+  end
+  if marked and type(v) == "string" and v:sub(1, #integer_mark) == integer_mark then
+    return tonumber(v:sub(#integer_mark + 1))
   end
   return v
 end
 
 --- Decodes text; returns the value, or nil and a message.
 function json.decode(text)
-  local ok, v = pcall(codec.decode, text)
+  local marked = tointeger and type(text) == "string" and text:find(LONG_RUN) and mark_long_integers(text)
+  local ok, v = pcall(codec.decode, marked or text)
   if not ok then return nil, (tostring(v):gsub("^.-:%d+: ", "")) end
   -- (a text without a digit holds no number to make an integer of)
-  if tointeger and text:find("%d") then v = integers(v) end
+  if tointeger and (marked or text:find("%d")) then v = integers(v, marked) end
   return v
 end
 
