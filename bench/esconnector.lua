@@ -6,6 +6,10 @@
 --       after N sequential calls; after 1, 10 and BATCHES batches of 1000
 --   esconnector.lua user_agent URL            the User-Agent one call sends
 --       (for the C loop to send the same request)
+--   esconnector.lua transport_only URL N      N times transport:send with the
+--       request one update_api_key_id call hands its transport, captured
+--       once: the libcurl binding alone, without prepare, JSON, interpret
+--       or the retry loop; the ceiling of any whole call over it
 local esconnector = require "esconnector"
 local core = require "esconnector.core"
 local json = require "esconnector.json"
@@ -54,6 +58,21 @@ if mode == "user_agent" then
   end }
   seen.connector:update_api_key_id(PARAMS)
   seen:close()
+elseif mode == "transport_only" then
+  local n = tonumber(arg[3])
+  local transport = client.transport
+  local request
+  client.transport = setmetatable({ send = function(_, r) request = r; return transport:send(r) end },
+    { __index = transport })
+  client.connector:update_api_key_id(PARAMS)
+  client.transport = transport
+  for _ = 1, math.min(n, 200) do assert(transport:send(request)) end -- warm up
+  local t0 = core.now_ms()
+  for _ = 1, n do
+    local res, err = transport:send(request)
+    if not res or res.status ~= 200 then error(tostring(err and err.message or res.status)) end
+  end
+  out.calls, out.calls_per_s = n, math.floor(n / (core.now_ms() - t0) * 1000)
 elseif mode == "sequential" then
   local n = tonumber(arg[3])
   sequential(client, math.min(n, 200)) -- connect and warm up
@@ -87,7 +106,7 @@ elseif mode == "memory" then
     out.rss_kb_after_batches, out.batches = rss_kb(), batches
   end
 else
-  error("mode: sequential, batch or memory")
+  error("mode: sequential, transport_only, batch, memory or user_agent")
 end
 client:close()
 print(json.encode(out))
