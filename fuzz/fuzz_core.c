@@ -493,13 +493,13 @@ static void fuzz_misc(lua_State *L, int core, int curl, struct cursor *c)
   if (take(c) % 4 == 0) {
     static const char *const fields[] = {
       "connect_timeout_ms", "timeout_ms", "verify_peer", "max_response_bytes",
-      "ca_fingerprint", "protocols", "ca_file", "decompress", "bogus"
+      "ca_fingerprint", "protocols", "ca_file", "decompress", "accept_compressed", "bogus"
     };
     lua_getfield(L, curl, "curl_new");
     lua_newtable(L);
     for (i = 0; i < 3; i++) {
       push_value(L, c, FUZZ_MAX_DEPTH - 1);
-      lua_setfield(L, -2, fields[take(c) % 9]);
+      lua_setfield(L, -2, fields[take(c) % (sizeof fields / sizeof *fields)]);
     }
     if (lua_pcall(L, 1, 1, 0) == 0) {
       /* a request set up on the handle (never performed): validation of
