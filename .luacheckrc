@@ -14,4 +14,6 @@ files["lua/esconnector/json.lua"] = { read_globals = { math = { fields = { "type
 files["spec/yaml_runner_spec.lua"] = { read_globals = { math = { fields = { "type" } } } }
 files["spec/hostile_input_spec.lua"] = {
   read_globals = { math = { fields = { "type", "tointeger", "maxinteger", "mininteger" } } } }
+files["spec/json_spec.lua"] = {
+  read_globals = { math = { fields = { "type", "tointeger", "maxinteger", "mininteger" } } } }
 files["spec/emulator_spec.lua"] = { read_globals = { "unpack", table = { fields = { "unpack" } } } }

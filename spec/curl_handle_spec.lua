@@ -96,6 +96,17 @@ describe("curl handle", function()
       assert.are.equal("gzip", res.headers["content-encoding"])
     end)
 
+    it("inflates a deflate answer too, asked for or not", function()
+      local deflated = "\120\156\171\86\74\206\207\45\40\74\45\46\78\77\81\178\42\41\42\77\173\5\0\73\60\7\108"
+      local s = raw.start{ responses = { "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        .. "Content-Encoding: deflate\r\nContent-Length: " .. #deflated .. "\r\n\r\n" .. deflated } }
+      for _, settings in ipairs{ {}, { accept_compressed = true } } do
+        local res = get(settings)(s.url)
+        assert.are.equal(BODY, res.body)
+      end
+      s.stop()
+    end)
+
     it("asks for gzip and deflate with accept_compressed", function()
       local lines, res = accept_encoding_of(get{ accept_compressed = true })
       assert.are.same({ " gzip, deflate" }, lines)

@@ -244,11 +244,11 @@ static CURLcode esc_easy_configure(CURL *h, const struct esc_settings *s,
     /* a resumed session would skip the verify callback, so the pin */
     ESC_SETOPT(h, CURLOPT_SSL_SESSIONID_CACHE, 0L, what);
   }
-  /* what the official clients accept; without accept_compressed the
-   * header is taken out of each request (esc_headers_build), and an answer
-   * compressed anyway is still inflated */
+  /* asked for: what the official clients accept.  Not asked for, the
+   * header is taken out of each request (esc_headers_build) and every
+   * decoder libcurl has stays on, for an answer compressed anyway. */
   if (s->decompress)
-    ESC_SETOPT(h, CURLOPT_ACCEPT_ENCODING, "gzip, deflate", what);
+    ESC_SETOPT(h, CURLOPT_ACCEPT_ENCODING, s->accept_compressed ? "gzip, deflate" : "", what);
   t->max_body = s->max_body;
   if (s->max_body)
     ESC_SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->max_body, what);
