@@ -172,11 +172,12 @@ end
 
 --- Decodes text; returns the value, or nil and a message.
 function json.decode(text)
-  local marked = tointeger and type(text) == "string" and text:find(LONG_RUN) and mark_long_integers(text)
+  -- (a text without a digit holds no number to make an integer of)
+  local digit = tointeger and type(text) == "string" and text:find("%d")
+  local marked = digit and text:find(LONG_RUN, digit) and mark_long_integers(text)
   local ok, v = pcall(codec.decode, marked or text)
   if not ok then return nil, (tostring(v):gsub("^.-:%d+: ", "")) end
-  -- (a text without a digit holds no number to make an integer of)
-  if tointeger and (marked or text:find("%d")) then v = integers(v, marked) end
+  if digit then v = integers(v, marked) end
   return v
 end
 
