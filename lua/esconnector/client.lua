@@ -64,8 +64,8 @@ local DEFAULTS = {
 -- @field client_cert TLS client certificate file
 -- @field client_key its key file
 -- @field http_compress gzip request bodies (not a body sent with a Content-Encoding of its own) and ask
--- for compressed answers, as the official clients do with compression on (false); gzip and deflate
--- answers are inflated either way
+-- for compressed answers, as the official clients do with compression on (false; true with cloud_id);
+-- the curl transport inflates compressed answers either way
 -- @field validate check calls locally before sending (true)
 -- @field headers extra request headers `{ name = value }`
 -- @field compatible_with the vendored media type's `compatible-with` (8 or 9; 8)
