@@ -126,17 +126,24 @@ describe("curl handle", function()
       end
     end)
 
-    it("is asked for by a client with http_compress, whose bodies go gzipped", function()
+    it("is asked for by a client with http_compress, whose bodies go gzipped, one call or a batch", function()
       local esconnector = require "esconnector"
+      local params = { connector_id = "c", api_key_id = "k" }
       for _, compress in ipairs{ false, true } do
-        local lines, res = accept_encoding_of(function(url)
-          local client = esconnector.new{ hosts = { url }, max_retries = 0, http_compress = compress }
-          local res, err = client.connector:update_api_key_id{ connector_id = "c", api_key_id = "k" }
-          client:close()
-          return assert(res, err)
-        end)
-        assert.are.same(compress and { " gzip, deflate" } or {}, lines)
-        assert.are.same({ compressed = true }, res)
+        local before = #zipping.requests()
+        local client = esconnector.new{ hosts = { zipping.url }, max_retries = 0, http_compress = compress }
+        assert.are.same({ compressed = true }, assert(client.connector:update_api_key_id(params)))
+        local results = client:batch({ { "connector.update_api_key_id", params },
+          { "connector.update_api_key_id", params } }, { concurrency = 2 })
+        client:close()
+        for i = 1, 2 do assert.are.same({ compressed = true }, results[i].result) end
+        local seen = zipping.requests()
+        assert.are.equal(before + 3, #seen)
+        for i = before + 1, before + 3 do
+          local head = seen[i].raw:match("^(.-\r\n)\r\n")
+          assert.are.equal(compress and "gzip, deflate" or nil, head:match("\r\n[Aa]ccept%-[Ee]ncoding: ([^\r]*)"))
+          assert.are.equal(compress and "gzip" or nil, head:match("\r\n[Cc]ontent%-[Ee]ncoding: ([^\r]*)"))
+        end
       end
     end)
   end)
