@@ -65,9 +65,18 @@ describe("esconnector.json", function()
       assert.are.same(cjson.decode(text), assert(json.decode(text)))
     end)
 
+    it("keeps a server's string that looks like its mark, reading that answer as cjson does", function()
+      local text = '{"s":"esconnector:integer:12345678901234567","n":9007199254740993,"t":"esconnector:integer:"}'
+      local v = assert(json.decode(text))
+      assert.are.equal("esconnector:integer:12345678901234567", v.s)
+      assert.are.equal("esconnector:integer:", v.t)
+      assert.are.equal(cjson.decode(text).n, v.n) -- the nearest double, as before
+    end)
+
     it("refuses what is not JSON, as cjson does", function()
       for _, text in ipairs{ '["never closed 12345678901234567',
-                             "[12345678901234567", "[12345678901234567-1]", "x12345678901234567" } do
+                             "[12345678901234567", "[12345678901234567-1]", "x12345678901234567",
+                             "{12345678901234567:1}" } do -- (a number for a key: marked, it would pass)
         local v, err = json.decode(text)
         assert.is_nil(v, text)
         assert.is_string(err)

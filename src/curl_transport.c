@@ -41,8 +41,8 @@ struct esc_settings {
   long connect_timeout_ms, timeout_ms; /* defaults for perform */
   size_t max_body;                     /* 0: no cap */
   int verify_peer, verify_host;
-  int decompress;        /* inflate gzip and deflate answers */
-  int accept_compressed; /* and ask for them (Accept-Encoding) */
+  int decompress;        /* inflate compressed answers */
+  int accept_compressed; /* and ask for gzip and deflate ones */
   int pinned;
   unsigned char pin_digest[32];
 };

@@ -102,25 +102,16 @@ local tointeger = math.tointeger
 -- ...992.  On Lua 5.3+ an integer of 16 digits or more (the ones at risk)
 -- is taken out of the text as a marked string before cjson reads it, and
 -- put back after as the integer its digits make (beyond the 64-bit range a
--- float, as tonumber makes it).  The mark holds 16 random bytes, so no
--- string a server sends can pass for one.
+-- float, as tonumber makes it).  Every mark put in must come back out: if
+-- more strings carry the mark, some were the server's own, and the text is
+-- read again as it came (doubles, as before).
 local LONG_RUN = ("%d"):rep(16)
-local integer_mark -- made when first needed
-
-local function new_integer_mark()
-  local f = io.open("/dev/urandom", "rb")
-  local bytes = f and f:read(16)
-  if f then f:close() end
-  if not bytes or #bytes < 16 then
-    bytes = tostring({}) .. tostring(os.time()) .. tostring(os.clock()) .. tostring(math.random())
-  end
-  return "esconnector:integer:" .. bytes:gsub(".", function(c) return ("%02x"):format(c:byte()) end) .. ":"
-end
+local INTEGER_MARK = "esconnector:integer:"
 
 -- text with its long integer literals (outside strings) turned into marked
--- strings, or nil when it has none.  Text that is not JSON is left for cjson
--- to refuse: a string never closed ends the scan, and a run of digits with a
--- leading zero (not a JSON number) is not touched.
+-- strings and their count, or nil when it has none.  Text that is not JSON
+-- is left for cjson to refuse: a string never closed ends the scan, and a
+-- run of digits with a leading zero (not a JSON number) is not touched.
 local function mark_long_integers(text)
   local parts, n, from, pos = {}, 0, 1, 1
   while true do
@@ -143,9 +134,8 @@ local function mark_long_integers(text)
       local _, token_end = text:find("^%.?%d*[eE]?[-+]?%d*", last + 1) -- a fraction or exponent
       if token_end == last and last - at >= 15 and text:byte(at) ~= 48 then
         local start = text:byte(at - 1) == 45 and at - 1 or at -- with its minus sign
-        integer_mark = integer_mark or new_integer_mark()
         parts[n + 1] = text:sub(from, start - 1)
-        parts[n + 2] = '"' .. integer_mark .. text:sub(start, last) .. '"'
+        parts[n + 2] = '"' .. INTEGER_MARK .. text:sub(start, last) .. '"'
         n, from = n + 2, last + 1
       end
       pos = token_end + 1
@@ -153,19 +143,22 @@ local function mark_long_integers(text)
   end
   if n == 0 then return nil end
   parts[n + 1] = text:sub(from)
-  return table.concat(parts)
+  return table.concat(parts), n / 2
 end
 
-local function integers(v, marked)
+-- Makes whole floats integers, and marked strings the integers they hold
+-- (counted in marks.found).
+local function integers(v, marks)
   if type(v) == "table" then
-    for k, child in pairs(v) do v[k] = integers(child, marked) end
+    for k, child in pairs(v) do v[k] = integers(child, marks) end
     return v
   end
   if type(v) == "number" and math.type(v) == "float" then
     return tointeger(v) or v
   end
-  if marked and type(v) == "string" and v:sub(1, #integer_mark) == integer_mark then
-    return tonumber(v:sub(#integer_mark + 1))
+  if marks and type(v) == "string" and v:sub(1, #INTEGER_MARK) == INTEGER_MARK then
+    marks.found = marks.found + 1
+    return tonumber(v:sub(#INTEGER_MARK + 1))
   end
   return v
 end
@@ -174,10 +167,17 @@ end
 function json.decode(text)
   -- (a text without a digit holds no number to make an integer of)
   local digit = tointeger and type(text) == "string" and text:find("%d")
-  local marked = digit and text:find(LONG_RUN, digit) and mark_long_integers(text)
+  local marked, count
+  if digit and text:find(LONG_RUN, digit) then marked, count = mark_long_integers(text) end
   local ok, v = pcall(codec.decode, marked or text)
+  if ok and marked then
+    local marks = { found = 0 }
+    v = integers(v, marks)
+    if marks.found == count then return v end
+    ok, v = pcall(codec.decode, text) -- a string of the server's own carries the mark
+  end
   if not ok then return nil, (tostring(v):gsub("^.-:%d+: ", "")) end
-  if digit then v = integers(v, marked) end
+  if digit then v = integers(v) end
   return v
 end
 
