@@ -33,6 +33,11 @@ describe("curl handle", function()
                                { ca_file = "a\0b" }, { verify_peer = "yes" } } do
       assert.is_false(pcall(curl.curl_new, settings))
     end
+    for _, name in ipairs{ "decompress", "accept_compressed" } do
+      local ok, msg = pcall(curl.curl_new, { [name] = "yes" })
+      assert.is_false(ok)
+      assert.matches(name .. " must be a boolean", msg, 1, true)
+    end
   end)
 
   it("performs a request and keeps the connection alive between requests", function()
